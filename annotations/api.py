@@ -1,0 +1,73 @@
+"""REST endpoints for items with their annotations, submissions and export."""
+from __future__ import annotations
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import permissions
+from annotations import exporting
+from annotations.models import Annotation, ReviewDecision
+from annotations.serializers import AnnotationInputSerializer, AnnotationSerializer, ItemDetailSerializer
+from annotations.services import Submission, submit_annotation
+from tasks.access import check_role, get_item, get_project
+
+
+def visible_annotations(user, item):
+    """Reviewers, ML engineers and admins see everyone's annotations; annotators their own."""
+    qs = Annotation.objects.filter(item=item).select_related("user").order_by("id")
+    if user.has_role(*permissions.SEE_ALL_ANNOTATIONS):
+        return qs
+    return qs.filter(user=user)
+
+
+class ItemDetailView(APIView):
+    """An item with its data, status, prediction, annotations and final value."""
+
+    @extend_schema(responses=ItemDetailSerializer)
+    def get(self, request, pk):
+        item = get_item(request.user, pk)
+        context = {
+            "annotations": visible_annotations(request.user, item),
+            "reviews": ReviewDecision.objects.filter(item=item).select_related("reviewer").order_by("id"),
+        }
+        return Response(ItemDetailSerializer(item, context=context).data)
+
+
+class AnnotationsView(APIView):
+    """Submit (or skip) an annotation of an item; list the ones the caller may see."""
+
+    @extend_schema(responses=AnnotationSerializer(many=True))
+    def get(self, request, pk):
+        item = get_item(request.user, pk)
+        return Response(AnnotationSerializer(visible_annotations(request.user, item), many=True).data)
+
+    @extend_schema(request=AnnotationInputSerializer, responses={201: AnnotationSerializer})
+    def post(self, request, pk):
+        serializer = AnnotationInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        annotation = submit_annotation(request.user, pk, Submission(**serializer.validated_data))
+        return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class ExportView(APIView):
+    """Stream every item of a project with its final value, annotations and prediction."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", enum=list(exporting.FORMATS), default="json"),
+                    OpenApiParameter("status", str, description="Only items with this status.")],
+        responses={(200, "application/octet-stream"): bytes},
+    )
+    def get(self, request, pk):
+        project = get_project(request.user, pk)
+        check_role(request.user, permissions.EXPORT, "export data")
+        fmt = request.query_params.get("format", "json")
+        if fmt not in exporting.FORMATS:
+            raise ValidationError({"format": [f"Unknown format; use one of {sorted(exporting.FORMATS)}."]})
+        content_type, chunks = exporting.export(project, fmt, status=request.query_params.get("status"))
+        response = StreamingHttpResponse(chunks, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="project-{project.pk}.{fmt}"'
+        return response

@@ -1,0 +1,91 @@
+"""Submitting annotations: validate, store, and settle the item once it has enough."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework.exceptions import APIException, ValidationError
+
+from accounts import permissions
+from annotations.consensus import unanimous
+from annotations.models import Annotation
+from tasks import audit
+from tasks.access import check_role, get_item
+from tasks.models import LABELABLE, Assignment, FinalSource, Item, LeaseState, ReviewReason
+from tasks.services import send_to_review, set_final
+from tasks.values import ValueShapeError, validate_value
+
+
+class AlreadyAnnotated(APIException):
+    status_code = 409
+    default_detail = "You have already submitted an annotation for this item."
+    default_code = "already_annotated"
+
+
+@dataclass(frozen=True)
+class Submission:
+    value: Any = None
+    skip: bool = False
+    lead_time: float | None = None
+
+
+def check_submission(item: Item, submission: Submission) -> Any:
+    """The normalised value, or a 400 naming the field that does not fit the project."""
+    if submission.skip:
+        return None
+    if submission.value is None:
+        raise ValidationError({"value": ["This field is required (or send {\"skip\": true})."]})
+    project = item.project
+    try:
+        return validate_value(project.task_type, project.labels, submission.value, item.data)
+    except ValueShapeError as exc:
+        raise ValidationError({exc.field: [exc.message]}) from None
+
+
+def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
+    """Store the caller's annotation (or skip) of an item.
+
+    Accepted whenever the caller may label the project and has not annotated the item yet,
+    also after their lease expired: a submission is never thrown away. The item is settled
+    (consensus or review) once it has as many annotations as it needs.
+    """
+    item = get_item(user, item_id)
+    check_role(user, permissions.LABEL, "label items")
+    value = check_submission(item, submission)
+    now = timezone.now()
+    with transaction.atomic():
+        # The row lock serialises this with `next` and with other submissions for the item.
+        item = Item.objects.select_for_update().select_related("project").get(pk=item.pk)
+        if Annotation.objects.filter(item=item, user=user).exists():
+            raise AlreadyAnnotated()
+        annotation = Annotation.objects.create(
+            project_id=item.project_id, item=item, user=user, value=value,
+            skipped=submission.skip, lead_time=submission.lead_time,
+        )
+        state = LeaseState.SKIPPED if submission.skip else LeaseState.SUBMITTED
+        closed = Assignment.objects.filter(item=item, user=user).update(state=state, finished_at=now)
+        if not closed:
+            Assignment.objects.create(project_id=item.project_id, item=item, user=user, state=state,
+                                      leased_at=now, expires_at=now, finished_at=now)
+        audit.record("annotation.skipped" if submission.skip else "annotation.submitted", user=user,
+                     project=item.project_id, item=item, annotation=annotation.pk, value=value,
+                     lead_time=submission.lead_time)
+        if not submission.skip:
+            Item.objects.filter(pk=item.pk).update(annotation_count=F("annotation_count") + 1)
+            item.annotation_count += 1
+            if item.status in LABELABLE and item.annotation_count >= item.needed:
+                settle(item)
+    return annotation
+
+
+def settle(item: Item) -> None:
+    """Decide an item that has all its annotations. Call while holding its row lock."""
+    values = list(Annotation.objects.filter(item=item, skipped=False).order_by("id").values_list("value", flat=True))
+    outcome = unanimous(values)
+    if outcome.agreed:
+        set_final(item, outcome.value, FinalSource.CONSENSUS, reason=f"{len(values)} annotators agreed")
+    else:
+        send_to_review(item, ReviewReason.DISAGREEMENT)

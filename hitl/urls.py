@@ -1,0 +1,51 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.api import MeView, TokenView, UsersView
+from annotations.api import AnnotationsView, ExportView, ItemDetailView
+from hitl import views
+from tasks.api import (
+    ImportView,
+    ItemListView,
+    JobRetryView,
+    JobView,
+    MemberDetailView,
+    MembersView,
+    NextView,
+    ProjectDetailView,
+    ProjectListView,
+)
+
+api = [
+    path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("users/", UsersView.as_view(), name="api-users"),
+    path("users/me/", MeView.as_view(), name="api-me"),
+    path("projects/", ProjectListView.as_view(), name="api-projects"),
+    path("projects/<int:pk>/", ProjectDetailView.as_view(), name="api-project"),
+    path("projects/<int:pk>/members/", MembersView.as_view(), name="api-members"),
+    path("projects/<int:pk>/members/<int:user_id>/", MemberDetailView.as_view(), name="api-member"),
+    path("projects/<int:pk>/import/", ImportView.as_view(), name="api-import"),
+    path("projects/<int:pk>/items/", ItemListView.as_view(), name="api-items"),
+    path("projects/<int:pk>/next/", NextView.as_view(), name="api-next"),
+    path("projects/<int:pk>/export/", ExportView.as_view(), name="api-export"),
+    path("items/<int:pk>/", ItemDetailView.as_view(), name="api-item"),
+    path("items/<int:pk>/annotations/", AnnotationsView.as_view(), name="api-annotations"),
+    path("jobs/<int:pk>/", JobView.as_view(), name="api-job"),
+    path("jobs/<int:pk>/retry/", JobRetryView.as_view(), name="api-job-retry"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("api/", include(api)),
+    path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz/", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", views.home, name="home"),
+    # Uploaded media (images); a production deployment may serve these from the web server.
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.media, name="media"),
+]

@@ -1,0 +1,53 @@
+"""Trained model versions and their predictions."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from tasks.models import Item, Job, Project
+
+
+class ModelVersion(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
+    version = models.PositiveIntegerField()
+    backend = models.CharField(max_length=40, default="")
+    labels = models.JSONField(default=list)
+    train_size = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict)
+    artifact = models.FileField(upload_to="models/", blank=True)
+    training_seconds = models.FloatField(null=True, blank=True)
+    active = models.BooleanField(default=False)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="model_version_unique"),
+            models.UniqueConstraint(fields=["project"], condition=Q(active=True), name="one_active_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} v{self.version}"
+
+
+class Prediction(models.Model):
+    """One model version's prediction for one item (the item keeps a copy of the active one)."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    value = models.JSONField()
+    confidence = models.FloatField()
+    scores = models.JSONField(default=dict)  # per-class probabilities
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "model_version"], name="prediction_unique")]
+        indexes = [models.Index(fields=["model_version", "confidence"], name="prediction_model_conf")]
+
+    def __str__(self) -> str:
+        return f"prediction {self.pk} on {self.item_id}"

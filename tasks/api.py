@@ -1,0 +1,199 @@
+"""REST endpoints of the core: projects, members, import, items, next, jobs."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import permissions
+from accounts.models import User
+from accounts.serializers import UserSerializer
+from hitl.parsers import LimitedJSONParser
+from tasks import jobs, queue, services
+from tasks.access import check_role, get_job, get_project, visible_projects
+from tasks.importing import import_records, import_upload, schema_of
+from tasks.models import ItemStatus, Job, Membership
+from tasks.records import decode_array, iter_array
+from tasks.serializers import (
+    ItemSerializer,
+    JobSerializer,
+    MemberSerializer,
+    ProjectSerializer,
+    QueueItemSerializer,
+)
+
+
+class ProjectListView(generics.ListCreateAPIView):
+    """Projects the caller may see; admins create them."""
+
+    serializer_class = ProjectSerializer
+
+    def get_queryset(self):
+        return visible_projects(self.request.user).order_by("id")
+
+    def perform_create(self, serializer):
+        check_role(self.request.user, permissions.MANAGE, "create projects")
+        serializer.instance = services.create_project(user=self.request.user, **serializer.validated_data)
+
+
+class ProjectDetailView(generics.RetrieveUpdateAPIView):
+    """A project's settings; only admins change them."""
+
+    serializer_class = ProjectSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self):
+        return get_project(self.request.user, self.kwargs["pk"])
+
+    def perform_update(self, serializer):
+        check_role(self.request.user, permissions.MANAGE, "change project settings")
+        serializer.instance = services.update_project(
+            serializer.instance, user=self.request.user, **serializer.validated_data
+        )
+
+
+class MembersView(APIView):
+    """List a project's members; admins add them."""
+
+    @extend_schema(responses=UserSerializer(many=True))
+    def get(self, request, pk):
+        project = get_project(request.user, pk)
+        users = User.objects.filter(
+            id__in=Membership.objects.filter(project=project).values("user_id")
+        ).order_by("id")
+        return Response(UserSerializer(users, many=True).data)
+
+    @extend_schema(request=MemberSerializer, responses={201: UserSerializer, 200: UserSerializer})
+    def post(self, request, pk):
+        project = get_project(request.user, pk)
+        check_role(request.user, permissions.MANAGE, "add members")
+        serializer = MemberSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member = User.objects.filter(pk=serializer.validated_data["user"], is_active=True).first()
+        if member is None:
+            raise ValidationError({"user": ["No such user."]})
+        created = services.add_member(project, member, user=request.user)
+        return Response(UserSerializer(member).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class MemberDetailView(APIView):
+    """Remove a member (admins)."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk, user_id):
+        project = get_project(request.user, pk)
+        check_role(request.user, permissions.MANAGE, "remove members")
+        member = get_object_or_404(User, pk=user_id)
+        if not services.remove_member(project, member, user=request.user):
+            return Response({"detail": "Not a member."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+ImportResponse = inline_serializer("ImportResponse", {"imported": serializers.IntegerField()})
+JobResponse = inline_serializer("JobStarted", {"job": serializers.IntegerField()})
+
+
+class ImportView(APIView):
+    """Import items: a JSON array body, or a `.json`/`.jsonl` file upload (`file=`)."""
+
+    parser_classes = [LimitedJSONParser, MultiPartParser]
+
+    @extend_schema(
+        request={"application/json": {"type": "array", "items": {"type": "object"}},
+                 "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string",
+                                                                                    "format": "binary"}}}},
+        responses={201: ImportResponse, 202: JobResponse},
+    )
+    def post(self, request, pk):
+        project = get_project(request.user, pk)
+        check_role(request.user, permissions.MANAGE, "import items")
+        if request.content_type.startswith("multipart/"):
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise ValidationError({"file": ["Attach the records as a file named 'file'."]})
+            outcome = import_upload(project, upload, user=request.user)
+            if isinstance(outcome, Job):
+                return Response({"job": outcome.pk}, status=status.HTTP_202_ACCEPTED)
+            return Response({"imported": outcome}, status=status.HTTP_201_CREATED)
+        imported = import_records(project, iter_array(decode_array(request.data), schema_of(project)),
+                                  user=request.user)
+        return Response({"imported": imported}, status=status.HTTP_201_CREATED)
+
+
+class ItemListView(generics.ListAPIView):
+    """A project's items, in queue order of import, filtered by `status`."""
+
+    serializer_class = ItemSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("status", enum=[s.value for s in ItemStatus])])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        project = get_project(self.request.user, self.kwargs["pk"])
+        qs = project.items.order_by("id")
+        wanted = self.request.query_params.get("status")
+        if wanted:
+            if wanted not in ItemStatus.values:
+                raise ValidationError({"status": [f"Unknown status; use one of {ItemStatus.values}."]})
+            qs = qs.filter(status=wanted)
+        return qs
+
+
+NextResponse = inline_serializer(
+    "NextItem",
+    {"item": QueueItemSerializer(), "prediction": serializers.JSONField(allow_null=True),
+     "lease_expires_at": serializers.DateTimeField()},
+)
+
+
+class NextView(APIView):
+    """Lease the caller's next item (204 when nothing is left for them)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("exclude", str, description="Comma-separated item ids to pass over "
+                                     "(items already on screen), for prefetching.")],
+        responses={200: NextResponse, 204: None},
+    )
+    def get(self, request, pk):
+        project = get_project(request.user, pk)
+        check_role(request.user, permissions.LABEL, "label items")
+        try:
+            exclude = [int(x) for x in request.query_params.get("exclude", "").split(",") if x.strip()]
+        except ValueError:
+            raise ValidationError({"exclude": ["Must be comma-separated item ids."]}) from None
+        lease = queue.next_item(project, request.user, exclude=exclude)
+        if lease is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response({
+            "item": QueueItemSerializer(lease.item).data,
+            "prediction": lease.item.prediction,
+            "lease_expires_at": lease.expires_at,
+        })
+
+
+class JobView(generics.RetrieveAPIView):
+    """A job's state, progress and outcome."""
+
+    serializer_class = JobSerializer
+
+    def get_object(self):
+        return get_job(self.request.user, self.kwargs["pk"])
+
+
+class JobRetryView(APIView):
+    """Run a failed or stalled job again (its starter or an admin)."""
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    def post(self, request, pk):
+        job = get_job(request.user, pk)
+        if not (request.user.is_admin or job.created_by_id == request.user.pk):
+            raise PermissionDenied("Only the job's starter or an admin may retry it.")
+        if job.state == "succeeded":
+            raise ValidationError({"state": ["The job already succeeded."]})
+        job = jobs.retry(job)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class TasksConfig(AppConfig):
+    name = "tasks"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        # The embedded broker keeps its messages in folders that must exist before anyone
+        # publishes or consumes.
+        options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+            import os
+
+            for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+                os.makedirs(options[key], exist_ok=True)

@@ -1,0 +1,150 @@
+"""The life of a job row: created, enqueued after commit, claimed, progressing, finished.
+
+A job's Celery task only carries the job id. Work is idempotent: a job that already succeeded
+is never redone, and work that changes data marks the job succeeded in the same transaction
+as its writes (see `complete`), so a worker killed mid-job leaves nothing half-done and the
+redelivered message simply runs it again.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from tasks.models import Job, JobState
+
+log = logging.getLogger(__name__)
+
+# The Celery task that runs each kind of job (sent by name: the web process imports no jobs).
+TASK_FOR_KIND: dict[str, str] = {
+    "import": "tasks.import_items",
+    "train": "models_registry.train",
+    "prelabel": "models_registry.prelabel",
+    "export": "annotations.export",
+}
+
+
+def create_job(kind: str, *, project=None, user=None, params: dict | None = None, total: int | None = None) -> Job:
+    """Create a pending job and send it to the workers once the surrounding transaction commits."""
+    job = Job.objects.create(kind=kind, project=project, created_by=user, params=params or {}, total=total)
+    enqueue(job)
+    return job
+
+
+def enqueue(job: Job) -> None:
+    """Publish the job's message after commit, so a worker never sees a rolled-back job."""
+    from hitl.celery import app
+
+    task_name = TASK_FOR_KIND[job.kind]
+    job_id = job.pk
+    transaction.on_commit(lambda: app.send_task(task_name, args=[job_id]))
+
+
+def claim(job_id: int) -> Job | None:
+    """Mark the job running and return it; None if it is gone or already finished.
+
+    A job found `running` is claimed again: its message was redelivered because the worker
+    that had it died (acks_late), and the work is idempotent.
+    """
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, state__in=[JobState.PENDING, JobState.RUNNING]).update(
+        state=JobState.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1, error=""
+    )
+    if not claimed:
+        return None
+    return Job.objects.get(pk=job_id)
+
+
+def _progress_alias() -> str | None:
+    """A connection that commits on its own, so progress shows while the work's transaction is open."""
+    if "jobs" in settings.DATABASES:
+        return "jobs"
+    return None
+
+
+def report_progress(job: Job, progress: int, total: int | None = None) -> None:
+    """Record how far the job is; visible to readers at once where the database allows."""
+    job.progress = progress
+    if total is not None:
+        job.total = total
+    fields = {"progress": progress, "heartbeat_at": timezone.now()}
+    if total is not None:
+        fields["total"] = total
+    alias = _progress_alias()
+    if alias is not None:
+        Job.objects.using(alias).filter(pk=job.pk).update(**fields)
+    elif not connections["default"].in_atomic_block:
+        Job.objects.filter(pk=job.pk).update(**fields)
+
+
+def lock_unfinished(job: Job) -> bool:
+    """Inside a transaction: lock the job row; False if another run already completed it."""
+    state = Job.objects.select_for_update().filter(pk=job.pk).values_list("state", flat=True).first()
+    return state not in (None, JobState.SUCCEEDED)
+
+
+def complete(job: Job, result: dict | None = None) -> None:
+    """Mark the job succeeded; call inside the transaction that holds the job's writes."""
+    job.state = JobState.SUCCEEDED
+    job.result = result
+    job.finished_at = timezone.now()
+    if job.total is None:
+        job.total = job.progress
+    job.save(update_fields=["state", "result", "finished_at", "progress", "total"])
+
+
+def fail(job: Job, error: str) -> None:
+    """Mark the job failed with a message a user can act on."""
+    Job.objects.filter(pk=job.pk).exclude(state=JobState.SUCCEEDED).update(
+        state=JobState.FAILED, error=error[:10000], finished_at=timezone.now()
+    )
+
+
+def run(job_id: int, work: Callable[[Job], None], *, expected: tuple[type[Exception], ...] = ()) -> None:
+    """Claim the job and do `work(job)`; record failure. `work` calls `complete` itself.
+
+    Exceptions in `expected` are the user's fault (bad input) and are stored as the message
+    alone; anything else is stored with its traceback and re-raised for the worker's log.
+    """
+    job = claim(job_id)
+    if job is None:
+        log.info("job %s is gone or finished; nothing to do", job_id)
+        return
+    try:
+        work(job)
+    except expected as exc:
+        fail(job, str(exc))
+    except Exception as exc:
+        fail(job, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        raise
+
+
+def retry(job: Job) -> Job:
+    """Send a failed (or stalled) job to the workers again."""
+    Job.objects.filter(pk=job.pk).exclude(state=JobState.SUCCEEDED).update(
+        state=JobState.PENDING, error="", finished_at=None
+    )
+    job.refresh_from_db()
+    if job.state == JobState.PENDING:
+        enqueue(job)
+    return job
+
+
+def requeue_stalled() -> int:
+    """Re-send jobs whose worker stopped reporting (died, or the broker lost the message)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.HITL_JOB_STALL_SECONDS)
+    stalled = list(
+        Job.objects.filter(
+            Q(state=JobState.RUNNING, heartbeat_at__lt=cutoff) | Q(state=JobState.PENDING, created_at__lt=cutoff)
+        )
+    )
+    for job in stalled:
+        with transaction.atomic():
+            retry(job)
+    return len(stalled)

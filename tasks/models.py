@@ -1,0 +1,260 @@
+"""Projects, items (labeling tasks), leases, jobs and the audit trail."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class TaskType(models.TextChoices):
+    CLASSIFICATION = "classification"
+    MULTI_LABEL = "multi_label"
+    SPANS = "spans"
+    BOXES = "boxes"
+    PAIRWISE = "pairwise"
+
+
+class Strategy(models.TextChoices):
+    LEAST_CONFIDENCE = "least_confidence"
+    MARGIN = "margin"
+    ENTROPY = "entropy"
+    RANDOM = "random"
+    SEQUENTIAL = "sequential"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    labels = models.JSONField(default=list)
+    instructions = models.TextField(blank=True, default="")
+    overlap = models.PositiveSmallIntegerField(default=1)
+    auto_accept_threshold = models.FloatField(null=True, blank=True)
+    escalation_threshold = models.FloatField(null=True, blank=True)
+    escalated_overlap = models.PositiveSmallIntegerField(null=True, blank=True)
+    audit_rate = models.FloatField(default=0.05)
+    strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.LEAST_CONFIDENCE)
+    retrain_every = models.PositiveIntegerField(null=True, blank=True)
+    lease_seconds = models.PositiveIntegerField(default=600)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_escalated_overlap(self) -> int:
+        return self.escalated_overlap if self.escalated_overlap is not None else self.overlap + 1
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.project_id}"
+
+
+class ItemStatus(models.TextChoices):
+    NEW = "new"  # no prediction yet
+    QUEUED = "queued"  # waiting for annotations
+    AUTO_ACCEPTED = "auto_accepted"
+    IN_REVIEW = "in_review"
+    DONE = "done"
+
+
+# Statuses whose items the labeling queue hands out.
+LABELABLE = (ItemStatus.NEW, ItemStatus.QUEUED)
+
+
+class FinalSource(models.TextChoices):
+    GOLD = "gold"
+    CONSENSUS = "consensus"
+    REVIEWER = "reviewer"
+    MODEL = "model"
+
+
+class ReviewReason(models.TextChoices):
+    DISAGREEMENT = "disagreement"
+    ESCALATED = "escalated"
+    AUDIT = "audit"
+    LOW_AGREEMENT = "low_agreement"
+
+
+class Item(models.Model):
+    """One unit of work. Queue order: `priority` descending, then import order (`id`)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    data = models.JSONField()
+    status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.NEW)
+    # Higher is served first; 0 for everything until a model scores the item.
+    priority = models.FloatField(default=0.0)
+    # Annotations this item needs (the project's overlap, or escalated_overlap).
+    needed = models.PositiveSmallIntegerField(default=1)
+    # Submitted, non-skipped annotations; kept on the row so the queue needs no count.
+    annotation_count = models.PositiveIntegerField(default=0)
+    gold = models.JSONField(null=True, blank=True)
+    final_value = models.JSONField(null=True, blank=True)
+    final_source = models.CharField(max_length=16, choices=FinalSource.choices, blank=True, default="")
+    final_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    final_at = models.DateTimeField(null=True, blank=True)
+    review_reason = models.CharField(max_length=16, choices=ReviewReason.choices, blank=True, default="")
+    # The active model's prediction, as plain data: {"model_version", "value", "confidence", "scores"}.
+    prediction = models.JSONField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # Serves `next`: the labelable items of a project in queue order.
+            models.Index(
+                "project",
+                models.F("priority").desc(),
+                "id",
+                name="item_queue",
+                condition=Q(status__in=["new", "queued"]),
+            ),
+            models.Index(fields=["project", "status", "id"], name="item_project_status"),
+        ]
+        constraints = [
+            # NULL (no external id) never collides.
+            models.UniqueConstraint(fields=["project", "external_id"], name="item_external_id_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk}"
+
+
+class LeaseState(models.TextChoices):
+    LEASED = "leased"
+    SUBMITTED = "submitted"
+    SKIPPED = "skipped"
+
+
+class Assignment(models.Model):
+    """An item handed to a user: a lease until `expires_at`, then submitted or skipped.
+
+    One row per (item, user) and never deleted once submitted or skipped, so the queue can
+    tell in one index probe whether a user already had an item.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    state = models.CharField(max_length=10, choices=LeaseState.choices, default=LeaseState.LEASED)
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "user"], name="assignment_unique")]
+        indexes = [
+            # The caller's open leases in a project (resume, prefetch).
+            models.Index(
+                fields=["user", "project", "expires_at"],
+                name="assignment_open",
+                condition=Q(state="leased"),
+            ),
+            # Leases that still hold a place on an item.
+            models.Index(fields=["item", "expires_at"], name="assignment_item_lease", condition=Q(state="leased")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} -> {self.user_id} ({self.state})"
+
+
+class JobKind(models.TextChoices):
+    IMPORT = "import"
+    TRAIN = "train"
+    PRELABEL = "prelabel"
+    EXPORT = "export"
+
+
+class JobState(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Job(models.Model):
+    """Long work run by a Celery worker; its row is the source of truth for progress."""
+
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    project = models.ForeignKey(Project, null=True, on_delete=models.CASCADE, related_name="jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=JobState.choices, default=JobState.PENDING)
+    params = models.JSONField(default=dict)
+    progress = models.PositiveBigIntegerField(default=0)
+    total = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    result = models.JSONField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="job_state")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.state})"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditEvent(models.Model):
+    """Append-only record of a decision: who did what to which item, when."""
+
+    # No database constraints: the trail outlives what it describes and is never rewritten.
+    project = models.ForeignKey(
+        Project, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
+    item = models.ForeignKey(
+        Item, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    action = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["project", "id"], name="audit_project"),
+            models.Index(fields=["item", "id"], name="audit_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.user_id} at {self.created_at}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("audit events are never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit events are never deleted")

@@ -1,0 +1,138 @@
+"""The labeling queue behind `next`: who gets which item, with leases that expire.
+
+Correctness under concurrency:
+- PostgreSQL: the candidate row is taken with `FOR UPDATE SKIP LOCKED`, so concurrent callers
+  never wait on each other and never pick the same row at once. Every write that changes an
+  item's capacity (a lease, a submission) holds that item's row lock, and once we hold it we
+  re-check the item's capacity in a fresh statement: a lease committed between our query's
+  snapshot and our lock would otherwise be invisible to us.
+- SQLite: transactions are IMMEDIATE (see settings), so they run one at a time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from tasks.models import LABELABLE, Assignment, Item, LeaseState, Project
+
+_LABELABLE_SQL = ", ".join(f"'{s.value}'" for s in LABELABLE)
+
+# Items the caller may take, in queue order. Leases of other users count against the item's
+# capacity until they expire; the caller's own finished (submitted/skipped) rows exclude it.
+_CANDIDATE_SQL = f"""
+SELECT i.id FROM tasks_item i
+WHERE i.project_id = %(project)s
+  AND i.status IN ({_LABELABLE_SQL})
+  {{exclude}}
+  AND NOT EXISTS (
+      SELECT 1 FROM tasks_assignment a
+      WHERE a.item_id = i.id AND a.user_id = %(user)s
+        AND (a.state <> 'leased' OR a.expires_at > %(now)s))
+  AND i.annotation_count + (
+      SELECT COUNT(*) FROM tasks_assignment a
+      WHERE a.item_id = i.id AND a.state = 'leased' AND a.expires_at > %(now)s) < i.needed
+ORDER BY i.priority DESC, i.id
+LIMIT 1
+{{lock}}
+"""
+
+# Re-check of one locked item, in a statement that sees everything committed so far.
+_RECHECK_SQL = f"""
+SELECT 1 FROM tasks_item i
+WHERE i.id = %(item)s AND i.status IN ({_LABELABLE_SQL})
+  AND NOT EXISTS (
+      SELECT 1 FROM tasks_assignment a
+      WHERE a.item_id = i.id AND a.user_id = %(user)s
+        AND (a.state <> 'leased' OR a.expires_at > %(now)s))
+  AND i.annotation_count + (
+      SELECT COUNT(*) FROM tasks_assignment a
+      WHERE a.item_id = i.id AND a.state = 'leased' AND a.expires_at > %(now)s) < i.needed
+"""
+
+
+@dataclass(frozen=True)
+class Lease:
+    item: Item
+    expires_at: datetime
+    resumed: bool  # the caller already held this lease
+
+
+def _candidate(project: Project, user, now: datetime, exclude: list[int]) -> int | None:
+    lock = "FOR UPDATE OF i SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    params: dict = {"project": project.pk, "user": user.pk, "now": now}
+    excl = ""
+    if exclude:
+        names = []
+        for n, item_id in enumerate(exclude):
+            params[f"x{n}"] = item_id
+            names.append(f"%(x{n})s")
+        excl = f"AND i.id NOT IN ({', '.join(names)})"
+    with connection.cursor() as cur:
+        cur.execute(_CANDIDATE_SQL.format(exclude=excl, lock=lock), params)
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def _still_open(item_id: int, user, now: datetime) -> bool:
+    with connection.cursor() as cur:
+        cur.execute(_RECHECK_SQL, {"item": item_id, "user": user.pk, "now": now})
+        return cur.fetchone() is not None
+
+
+def _open_lease(project: Project, user, now: datetime, exclude: list[int]) -> Assignment | None:
+    return (
+        Assignment.objects.filter(
+            project=project, user=user, state=LeaseState.LEASED, expires_at__gt=now,
+            item__status__in=LABELABLE,
+        )
+        .exclude(item_id__in=exclude)
+        .select_related("item")
+        .order_by("leased_at", "id")
+        .first()
+    )
+
+
+def next_item(project: Project, user, *, exclude: list[int] | None = None, max_tries: int = 20) -> Lease | None:
+    """Lease the caller's next item, or return None when nothing is left for them.
+
+    The caller's own unexpired lease comes first (a reload shows the same item); `exclude`
+    skips items the caller already has on screen, so a client can prefetch the one after.
+    """
+    exclude = [int(x) for x in (exclude or [])][:100]
+    now = timezone.now()
+    expires = now + timedelta(seconds=project.lease_seconds)
+    with transaction.atomic():
+        held = _open_lease(project, user, now, exclude)
+        if held is not None:
+            return Lease(item=held.item, expires_at=held.expires_at, resumed=True)
+        skipped: list[int] = []
+        for _ in range(max_tries):
+            item_id = _candidate(project, user, now, exclude + skipped)
+            if item_id is None:
+                return None
+            if not _still_open(item_id, user, now):
+                skipped.append(item_id)  # lost a race for its last place; take the next one
+                continue
+            renewed = Assignment.objects.filter(item_id=item_id, user=user).update(
+                state=LeaseState.LEASED, leased_at=now, expires_at=expires, finished_at=None
+            )
+            if not renewed:
+                Assignment.objects.create(
+                    project=project, item_id=item_id, user=user, leased_at=now, expires_at=expires
+                )
+            return Lease(item=Item.objects.get(pk=item_id), expires_at=expires, resumed=False)
+    return None
+
+
+def release(item: Item, user) -> int:
+    """Give up the caller's lease on an item so others can have it."""
+    return Assignment.objects.filter(item=item, user=user, state=LeaseState.LEASED).delete()[0]
+
+
+def delete_expired_leases(older_than: timedelta = timedelta(0)) -> int:
+    """Drop expired, unfinished leases (they already count for nothing; this keeps the table small)."""
+    cutoff = timezone.now() - older_than
+    return Assignment.objects.filter(state=LeaseState.LEASED, expires_at__lt=cutoff).delete()[0]

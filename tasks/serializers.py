@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from tasks.models import Item, Job, Project, TaskType
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    escalated_overlap = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    lease_seconds = serializers.IntegerField(min_value=10, max_value=7 * 24 * 3600, required=False)
+    labels = serializers.ListField(child=serializers.CharField(max_length=100), allow_empty=True)
+
+    class Meta:
+        model = Project
+        fields = [
+            "id", "name", "task_type", "labels", "instructions", "overlap", "auto_accept_threshold",
+            "escalation_threshold", "escalated_overlap", "audit_rate", "strategy", "retrain_every",
+            "lease_seconds", "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+        extra_kwargs = {"instructions": {"required": False}}
+
+    def to_representation(self, instance: Project) -> dict:
+        data = super().to_representation(instance)
+        data["escalated_overlap"] = instance.effective_escalated_overlap
+        return data
+
+    def _merged(self, attrs: dict, name: str):
+        if name in attrs:
+            return attrs[name]
+        return getattr(self.instance, name) if self.instance is not None else None
+
+    def validate_labels(self, labels: list[str]) -> list[str]:
+        if len(set(labels)) != len(labels):
+            raise serializers.ValidationError("Label names must be unique.")
+        return labels
+
+    def validate(self, attrs: dict) -> dict:
+        task_type = self._merged(attrs, "task_type")
+        labels = self._merged(attrs, "labels") or []
+        if task_type != TaskType.PAIRWISE and not labels:
+            raise serializers.ValidationError({"labels": "A project of this task type needs at least one label."})
+        if self.instance is not None and "task_type" in attrs and attrs["task_type"] != self.instance.task_type:
+            if self.instance.items.exists():
+                raise serializers.ValidationError({"task_type": "Cannot change the task type of a project with items."})
+        for name in ("auto_accept_threshold", "escalation_threshold", "audit_rate"):
+            value = attrs.get(name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise serializers.ValidationError({name: "Must be between 0 and 1."})
+        if "audit_rate" in attrs and attrs["audit_rate"] is None:
+            raise serializers.ValidationError({"audit_rate": "Must be between 0 and 1."})
+        accept = self._merged(attrs, "auto_accept_threshold")
+        escalate = self._merged(attrs, "escalation_threshold")
+        if accept is not None and escalate is not None and escalate > accept:
+            raise serializers.ValidationError(
+                {"escalation_threshold": "Must not be above auto_accept_threshold."})
+        overlap = self._merged(attrs, "overlap") or 1
+        escalated = self._merged(attrs, "escalated_overlap")
+        if escalated is not None and escalated < overlap:
+            raise serializers.ValidationError({"escalated_overlap": "Must be at least overlap."})
+        return attrs
+
+
+class MemberSerializer(serializers.Serializer):
+    user = serializers.IntegerField()
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    final = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Item
+        fields = ["id", "external_id", "data", "status", "priority", "needed", "annotation_count",
+                  "prediction", "final", "review_reason", "created_at"]
+
+    def get_final(self, item: Item) -> dict | None:
+        return final_of(item)
+
+
+def final_of(item: Item) -> dict | None:
+    """The final value and its provenance, or None."""
+    if not item.final_source:
+        return None
+    return {
+        "value": item.final_value,
+        "source": item.final_source,
+        "by": item.final_by_id,
+        "at": item.final_at.isoformat() if item.final_at else None,
+    }
+
+
+class QueueItemSerializer(serializers.ModelSerializer):
+    """What an annotator sees of an item."""
+
+    class Meta:
+        model = Item
+        fields = ["id", "external_id", "data", "status"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "state", "progress", "total", "error", "result", "project", "attempts",
+                  "created_at", "started_at", "finished_at"]

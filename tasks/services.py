@@ -1,0 +1,86 @@
+"""Writes to projects, memberships and items' final values."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from tasks import audit
+from tasks.models import FinalSource, Item, ItemStatus, Membership, Project
+
+# Project settings whose changes are recorded in the audit trail.
+_AUDITED_SETTINGS = (
+    "name", "task_type", "labels", "overlap", "auto_accept_threshold", "escalation_threshold",
+    "escalated_overlap", "audit_rate", "strategy", "retrain_every", "lease_seconds", "instructions",
+)
+
+
+def create_project(*, user, **fields: Any) -> Project:
+    """Create a project; its creator becomes a member."""
+    with transaction.atomic():
+        project = Project.objects.create(created_by=user, **fields)
+        Membership.objects.create(project=project, user=user)
+        audit.record("project.created", user=user, project=project, settings=_settings(project))
+    return project
+
+
+def update_project(project: Project, *, user, **fields: Any) -> Project:
+    """Change project settings; a new overlap applies to items not yet routed past it."""
+    before = _settings(project)
+    with transaction.atomic():
+        for name, value in fields.items():
+            setattr(project, name, value)
+        project.save()
+        if "overlap" in fields and before["overlap"] != project.overlap:
+            # Items still waiting take the new overlap (escalated items keep theirs).
+            Item.objects.filter(project=project, status__in=[ItemStatus.NEW, ItemStatus.QUEUED],
+                                needed=before["overlap"]).update(needed=project.overlap)
+        after = _settings(project)
+        changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+        if changed:
+            audit.record("project.updated", user=user, project=project, changed=changed)
+    return project
+
+
+def _settings(project: Project) -> dict:
+    return {name: getattr(project, name) for name in _AUDITED_SETTINGS}
+
+
+def add_member(project: Project, member, *, user) -> bool:
+    """Make `member` a member of the project; False if they already were."""
+    with transaction.atomic():
+        _, created = Membership.objects.get_or_create(project=project, user=member)
+        if created:
+            audit.record("member.added", user=user, project=project, member=member.pk)
+    return created
+
+
+def remove_member(project: Project, member, *, user) -> bool:
+    with transaction.atomic():
+        deleted = Membership.objects.filter(project=project, user=member).delete()[0] > 0
+        if deleted:
+            audit.record("member.removed", user=user, project=project, member=member.pk)
+    return deleted
+
+
+def set_final(item: Item, value: Any, source: str, *, user=None, reason: str = "") -> None:
+    """Make `value` the item's final label. Call while holding a lock on the item row."""
+    item.final_value = value
+    item.final_source = source
+    item.final_by = user if source == FinalSource.REVIEWER else None
+    item.final_at = timezone.now()
+    item.status = ItemStatus.DONE
+    item.review_reason = ""
+    item.save(update_fields=["final_value", "final_source", "final_by", "final_at", "status", "review_reason",
+                             "updated_at"])
+    audit.record("final.set", user=user, project=item.project_id, item=item, value=value, source=source,
+                 reason=reason)
+
+
+def send_to_review(item: Item, reason: str) -> None:
+    """Put the item in front of reviewers. Call while holding a lock on the item row."""
+    item.status = ItemStatus.IN_REVIEW
+    item.review_reason = reason
+    item.save(update_fields=["status", "review_reason", "updated_at"])
+    audit.record("review.requested", project=item.project_id, item=item, reason=reason)

@@ -1,0 +1,129 @@
+"""Shapes of labeling values and item data per task type. Pure functions, no ORM.
+
+Every check raises `ValueShapeError` with the path of the offending field, so API errors can
+name it ("value.spans[2].end: ...").
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+CHOICES = ("a", "b", "tie")
+
+
+class ValueShapeError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _require_object(value: Any, field: str, keys: Sequence[str]) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise ValueShapeError(field, f"must be an object with {', '.join(repr(k) for k in keys)}")
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise ValueShapeError(f"{field}.{missing[0]}", "is required")
+    return value
+
+
+def _label(label: Any, labels: Sequence[str], field: str) -> str:
+    if not isinstance(label, str):
+        raise ValueShapeError(field, "must be a label name (string)")
+    if label not in labels:
+        raise ValueShapeError(field, f"unknown label {label!r}; the project's labels are {list(labels)}")
+    return label
+
+
+def validate_value(task_type: str, labels: Sequence[str], value: Any, data: Mapping | None = None,
+                   field: str = "value") -> dict:
+    """Check that `value` fits the project's task type and labels; return it normalised.
+
+    `data` is the item's data, used to bound span offsets by the text length.
+    """
+    if task_type == "classification":
+        v = _require_object(value, field, ["label"])
+        return {"label": _label(v["label"], labels, f"{field}.label")}
+    if task_type == "multi_label":
+        v = _require_object(value, field, ["labels"])
+        chosen = v["labels"]
+        if not isinstance(chosen, list):
+            raise ValueShapeError(f"{field}.labels", "must be a list of label names")
+        out = []
+        for i, label in enumerate(chosen):
+            name = _label(label, labels, f"{field}.labels[{i}]")
+            if name in out:
+                raise ValueShapeError(f"{field}.labels[{i}]", f"label {name!r} is listed twice")
+            out.append(name)
+        return {"labels": out}
+    if task_type == "spans":
+        v = _require_object(value, field, ["spans"])
+        spans = v["spans"]
+        if not isinstance(spans, list):
+            raise ValueShapeError(f"{field}.spans", "must be a list of {start, end, label}")
+        text = data.get("text") if isinstance(data, Mapping) else None
+        out = []
+        for i, span in enumerate(spans):
+            f = f"{field}.spans[{i}]"
+            s = _require_object(span, f, ["start", "end", "label"])
+            start, end = s["start"], s["end"]
+            if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+                raise ValueShapeError(f"{f}.start", "must be a non-negative integer")
+            if not isinstance(end, int) or isinstance(end, bool) or end <= start:
+                raise ValueShapeError(f"{f}.end", "must be an integer greater than start")
+            if isinstance(text, str) and end > len(text):
+                raise ValueShapeError(f"{f}.end", f"is past the end of the text ({len(text)} characters)")
+            out.append({"start": start, "end": end, "label": _label(s["label"], labels, f"{f}.label")})
+        return {"spans": sorted(out, key=lambda s: (s["start"], s["end"], s["label"]))}
+    if task_type == "boxes":
+        v = _require_object(value, field, ["boxes"])
+        boxes = v["boxes"]
+        if not isinstance(boxes, list):
+            raise ValueShapeError(f"{field}.boxes", "must be a list of {x, y, w, h, label}")
+        out = []
+        for i, box in enumerate(boxes):
+            f = f"{field}.boxes[{i}]"
+            b = _require_object(box, f, ["x", "y", "w", "h", "label"])
+            for key in ("x", "y"):
+                if not _is_number(b[key]) or b[key] < 0:
+                    raise ValueShapeError(f"{f}.{key}", "must be a non-negative number of pixels")
+            for key in ("w", "h"):
+                if not _is_number(b[key]) or b[key] <= 0:
+                    raise ValueShapeError(f"{f}.{key}", "must be a positive number of pixels")
+            out.append({k: b[k] for k in ("x", "y", "w", "h")} | {"label": _label(b["label"], labels, f"{f}.label")})
+        return {"boxes": out}
+    if task_type == "pairwise":
+        v = _require_object(value, field, ["choice"])
+        if v["choice"] not in CHOICES:
+            raise ValueShapeError(f"{field}.choice", "must be 'a', 'b' or 'tie'")
+        return {"choice": v["choice"]}
+    raise ValueShapeError("task_type", f"unknown task type {task_type!r}")
+
+
+def _nonempty_string(data: Mapping, key: str, field: str) -> None:
+    if key not in data:
+        raise ValueShapeError(f"{field}.{key}", "is required")
+    if not isinstance(data[key], str) or not data[key].strip():
+        raise ValueShapeError(f"{field}.{key}", "must be a non-empty string")
+
+
+def validate_data(task_type: str, data: Any, field: str = "data") -> None:
+    """Check that an item's data carries what its task type shows to annotators."""
+    if not isinstance(data, Mapping):
+        raise ValueShapeError(field, "must be an object")
+    if task_type in ("classification", "multi_label"):
+        if "image" in data and "text" not in data:
+            _nonempty_string(data, "image", field)
+        else:
+            _nonempty_string(data, "text", field)
+    elif task_type == "spans":
+        _nonempty_string(data, "text", field)
+    elif task_type == "boxes":
+        _nonempty_string(data, "image", field)
+    elif task_type == "pairwise":
+        for key in ("prompt", "a", "b"):
+            _nonempty_string(data, key, field)
