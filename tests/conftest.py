@@ -1,0 +1,143 @@
+"""Personas, factories and the real Celery worker shared by every test."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.models import Role, User
+from tasks.models import Item, Job, Membership, Project
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery"
+
+
+def make_user(username: str, role: str, **extra) -> User:
+    return User.objects.create_user(username=username, password=PASSWORD, role=role, **extra)
+
+
+@pytest.fixture
+def admin(db):
+    return make_user("alice", Role.ADMIN)
+
+
+@pytest.fixture
+def annotator(db):
+    return make_user("ann", Role.ANNOTATOR)
+
+
+@pytest.fixture
+def annotator2(db):
+    return make_user("bob", Role.ANNOTATOR)
+
+
+@pytest.fixture
+def reviewer(db):
+    return make_user("rita", Role.REVIEWER)
+
+
+@pytest.fixture
+def ml_engineer(db):
+    return make_user("mel", Role.ML_ENGINEER)
+
+
+@pytest.fixture
+def outsider(db):
+    """An annotator who is not a member of any project."""
+    return make_user("otto", Role.ANNOTATOR)
+
+
+def client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def as_user():
+    """`as_user(user)` is an API client authenticated as that user."""
+    return client_for
+
+
+def make_project(admin: User, members=(), **fields) -> Project:
+    fields.setdefault("name", "Reviews")
+    fields.setdefault("task_type", "classification")
+    fields.setdefault("labels", ["pos", "neg"])
+    project = Project.objects.create(created_by=admin, **fields)
+    Membership.objects.bulk_create([Membership(project=project, user=u) for u in (admin, *members)])
+    return project
+
+
+def make_items(project: Project, n: int, **fields) -> list[Item]:
+    return Item.objects.bulk_create(
+        [Item(project=project, data={"text": f"text {i}"}, needed=project.overlap, **fields) for i in range(n)]
+    )
+
+
+@pytest.fixture
+def project(admin, annotator, annotator2, reviewer, ml_engineer):
+    """A classification project whose members are one of each role (plus a second annotator)."""
+    return make_project(admin, [annotator, annotator2, reviewer, ml_engineer])
+
+
+class Worker:
+    """A real `celery worker` process bound to the test database and Redis broker."""
+
+    def __init__(self, env: dict):
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--pool=solo", "--loglevel=INFO",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{time.time_ns()}@%h"],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL, as when a machine dies: no chance to clean up or acknowledge."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, django_db_blocker):
+    """A running worker; tests using it need `django_db(transaction=True)` so it sees their rows."""
+    with django_db_blocker.unblock():
+        settings_dict = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (
+        f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
+    )
+    w = Worker(env)
+    w.start()
+    yield w
+    w.stop()
+
+
+def wait_for_job(job_id: int, timeout: float = 60.0) -> Job:
+    """Poll the job row until it finishes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = Job.objects.get(pk=job_id)
+        if job.state in ("succeeded", "failed"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s (state {job.state})")

@@ -1,0 +1,125 @@
+"""Real PostgreSQL and Redis servers for the test session (a pytest plugin: `-p tests.servers`).
+
+Both run from a temporary directory on free loopback ports and are stopped when the session
+ends. PostgreSQL refuses to run as root, so as root it runs as the `postgres` user. The
+environment variables are set before Django reads its settings, so the whole suite, and every
+worker process it starts, talks to these servers.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+_procs: list[subprocess.Popen] = []
+_cleanups: list = []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start listening on port {port}")
+
+
+def _need(binary: str) -> str:
+    path = shutil.which(binary) or next(
+        (str(p) for p in Path("/usr/lib/postgresql").glob(f"*/bin/{binary}")), None
+    )
+    if path is None:
+        raise pytest.UsageError(
+            f"{binary} is not installed; run `bin/system-deps` (as root) to install PostgreSQL and Redis."
+        )
+    return path
+
+
+def start_postgres(root: Path) -> str:
+    """Start a throwaway PostgreSQL server; return its DATABASE_URL."""
+    initdb, pg_ctl = _need("initdb"), _need("pg_ctl")
+    data = root / "pg"
+    data.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        os.chown(data, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run(as_user + [initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
+                   check=True, stdout=subprocess.DEVNULL)
+    options = (f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+    subprocess.run(as_user + [pg_ctl, "-D", str(data), "-o", options, "-l", str(data / "log"), "-w", "start"],
+                   check=True, stdout=subprocess.DEVNULL)
+    _cleanups.append(lambda: subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    _wait_for_port(port, "PostgreSQL")
+    return f"postgres://postgres@127.0.0.1:{port}/hitl"
+
+
+def start_redis(root: Path) -> str:
+    """Start a throwaway Redis server; return its URL."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [_need("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(root)],
+        stdout=subprocess.DEVNULL,
+    )
+    _procs.append(proc)
+    _wait_for_port(port, "Redis")
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def _stop_all() -> None:
+    for proc in _procs:
+        proc.terminate()
+    for proc in _procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    _procs.clear()
+    while _cleanups:
+        _cleanups.pop()()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    # A wrapper runs before every plain implementation, pytest-django's settings set-up included.
+    if not os.environ.get("HITL_TEST_EXTERNAL_SERVERS"):
+        root = Path(tempfile.mkdtemp(prefix="hitl-test-"))
+        os.chmod(root, 0o755)
+        _cleanups.append(lambda: shutil.rmtree(root, ignore_errors=True))
+        atexit.register(_stop_all)
+        os.environ["DATABASE_URL"] = start_postgres(root)
+        os.environ["REDIS_URL"] = start_redis(root)
+        var = root / "var"
+        var.mkdir()
+        os.environ["HITL_VAR_DIR"] = str(var)
+    os.environ.setdefault("SECRET_KEY", "tests-only-secret")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+    # Redeliver the job of a killed worker after seconds, not the production hour.
+    os.environ.setdefault("CELERY_VISIBILITY_TIMEOUT", "5")
+    yield
+
+
+def pytest_unconfigure(config):
+    _stop_all()
