@@ -10,6 +10,7 @@ Correctness under concurrency:
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,6 +54,10 @@ WHERE i.id = %(item)s AND i.status IN ({_LABELABLE_SQL})
 """
 
 
+# How often a caller who finds only locked items looks again before giving up.
+_MAX_WAITS = 20
+
+
 @dataclass(frozen=True)
 class Lease:
     item: Item
@@ -60,8 +65,10 @@ class Lease:
     resumed: bool  # the caller already held this lease
 
 
-def _candidate(project: Project, user, now: datetime, exclude: list[int]) -> int | None:
-    lock = "FOR UPDATE OF i SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+def _candidate(project: Project, user, now: datetime, exclude: list[int], *, lock: bool = True) -> int | None:
+    """The first item the caller may take; with `lock`, locked and skipping rows others hold."""
+    lock = lock and connection.features.has_select_for_update_skip_locked
+    lock = "FOR UPDATE OF i SKIP LOCKED" if lock else ""
     params: dict = {"project": project.pk, "user": user.pk, "now": now}
     excl = ""
     if exclude:
@@ -109,9 +116,16 @@ def next_item(project: Project, user, *, exclude: list[int] | None = None, max_t
         if held is not None:
             return Lease(item=held.item, expires_at=held.expires_at, resumed=True)
         skipped: list[int] = []
-        for _ in range(max_tries):
+        waits = 0
+        for _ in range(max_tries + _MAX_WAITS):
             item_id = _candidate(project, user, now, exclude + skipped)
             if item_id is None:
+                # Everything left may only be locked for an instant by other callers' leases;
+                # "nothing left" must mean nothing, so look again without skipping them.
+                if waits < _MAX_WAITS and _candidate(project, user, now, exclude + skipped, lock=False):
+                    waits += 1
+                    time.sleep(0.005 * waits)
+                    continue
                 return None
             if not _still_open(item_id, user, now):
                 skipped.append(item_id)  # lost a race for its last place; take the next one

@@ -1,0 +1,41 @@
+# hitl: one image for the web app, the Celery worker and Celery beat (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies and the packages first, so a change in templates/static alone reuses this layer.
+COPY pyproject.toml ./
+COPY hitl ./hitl
+COPY accounts ./accounts
+COPY tasks ./tasks
+COPY annotations ./annotations
+COPY models_registry ./models_registry
+RUN pip install . && rm -rf build *.egg-info
+
+# The rest of the tree: manage.py, templates/ and static/. settings.BASE_DIR is the folder above
+# hitl/, and templates/ and static/ are not package data, so the app runs from this source tree
+# (PYTHONPATH) rather than from the copy pip put in site-packages.
+COPY . .
+
+# Writable state lives outside the code: the media volume (uploads, import files, model
+# artifacts) and the collected static files. Named volumes mounted here take this ownership.
+RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home --shell /usr/sbin/nologin hitl \
+    && mkdir -p /var/lib/hitl/media /var/lib/hitl/static \
+    && chown -R hitl:hitl /var/lib/hitl
+
+ENV PYTHONPATH=/app \
+    DJANGO_SETTINGS_MODULE=hitl.settings \
+    HITL_VAR_DIR=/var/lib/hitl \
+    MEDIA_ROOT=/var/lib/hitl/media \
+    STATIC_ROOT=/var/lib/hitl/static \
+    DEBUG=0
+
+USER hitl
+EXPOSE 8000
+
+CMD ["gunicorn", "hitl.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--timeout", "120", "--access-logfile", "-"]
