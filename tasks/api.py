@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -35,8 +36,12 @@ class ProjectListView(generics.ListCreateAPIView):
     def get_queryset(self):
         return visible_projects(self.request.user).order_by("id")
 
+    def create(self, request, *args, **kwargs):
+        # Before validation, so a non-admin gets 403 whatever the body, not a 400 about its fields.
+        check_role(request.user, permissions.MANAGE, "create projects")
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer):
-        check_role(self.request.user, permissions.MANAGE, "create projects")
         serializer.instance = services.create_project(user=self.request.user, **serializer.validated_data)
 
 
@@ -47,10 +52,13 @@ class ProjectDetailView(generics.RetrieveUpdateAPIView):
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_object(self):
-        return get_project(self.request.user, self.kwargs["pk"])
+        project = get_project(self.request.user, self.kwargs["pk"])
+        # Here rather than in perform_update: after the 404 for outsiders, before validation.
+        if self.request.method not in SAFE_METHODS:
+            check_role(self.request.user, permissions.MANAGE, "change project settings")
+        return project
 
     def perform_update(self, serializer):
-        check_role(self.request.user, permissions.MANAGE, "change project settings")
         serializer.instance = services.update_project(
             serializer.instance, user=self.request.user, **serializer.validated_data
         )

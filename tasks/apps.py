@@ -14,5 +14,5 @@ class TasksConfig(AppConfig):
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             import os
 
-            for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+            for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
                 os.makedirs(options[key], exist_ok=True)

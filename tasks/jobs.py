@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -83,9 +83,21 @@ def report_progress(job: Job, progress: int, total: int | None = None) -> None:
         Job.objects.filter(pk=job.pk).update(**fields)
 
 
+# Namespace of the advisory locks that keep two runs of one job apart.
+_JOB_LOCK_SPACE = 0x6A6F62
+
+
 def lock_unfinished(job: Job) -> bool:
-    """Inside a transaction: lock the job row; False if another run already completed it."""
-    state = Job.objects.select_for_update().filter(pk=job.pk).values_list("state", flat=True).first()
+    """Inside a transaction: exclude other runs of this job; False if one already completed it.
+
+    An advisory lock rather than a row lock: progress updates to the job row come from a
+    second connection of the same worker and must not wait for this transaction.
+    SQLite needs nothing here, its transactions run one at a time.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_JOB_LOCK_SPACE, job.pk % 2**31])
+    state = Job.objects.filter(pk=job.pk).values_list("state", flat=True).first()
     return state not in (None, JobState.SUCCEEDED)
 
 

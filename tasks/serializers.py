@@ -6,7 +6,7 @@ from tasks.models import Item, Job, Project, TaskType
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    escalated_overlap = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    escalated_overlap = serializers.IntegerField(min_value=1, max_value=100, required=False, allow_null=True)
     overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
     lease_seconds = serializers.IntegerField(min_value=10, max_value=7 * 24 * 3600, required=False)
     labels = serializers.ListField(child=serializers.CharField(max_length=100), allow_empty=True)

@@ -5,6 +5,7 @@ name it ("value.spans[2].end: ...").
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,10 @@ class ValueShapeError(ValueError):
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+    # NaN slips through the range checks below and cannot be stored as JSON; infinity is no size.
+    if isinstance(x, bool):
+        return False
+    return isinstance(x, int) or (isinstance(x, float) and math.isfinite(x))
 
 
 def _require_object(value: Any, field: str, keys: Sequence[str]) -> Mapping:
@@ -127,3 +131,5 @@ def validate_data(task_type: str, data: Any, field: str = "data") -> None:
     elif task_type == "pairwise":
         for key in ("prompt", "a", "b"):
             _nonempty_string(data, key, field)
+    else:
+        raise ValueShapeError("task_type", f"unknown task type {task_type!r}")
