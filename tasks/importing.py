@@ -1,15 +1,20 @@
 """Importing items: all-or-nothing, in batches, in one transaction."""
 from __future__ import annotations
 
+import csv
+import io
 import os
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
+import orjson
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from tasks import audit, jobs
 from tasks.models import FinalSource, Item, ItemStatus, Job, JobKind, Project
@@ -44,15 +49,52 @@ def _check_external_ids(project: Project, batch: list[Record], seen: set[str]) -
             raise RecordError(first.number, "external_id", f"{first.external_id!r} already exists in this project")
 
 
-def _item(project: Project, record: Record) -> Item:
-    item = Item(project=project, data=record.data, external_id=record.external_id, needed=project.overlap)
+def _row(project: Project, record: Record, now: datetime) -> dict:
+    """The column values of a new item."""
+    row = {
+        "project_id": project.pk, "external_id": record.external_id, "data": record.data,
+        "status": ItemStatus.NEW, "priority": 0.0, "needed": project.overlap, "annotation_count": 0,
+        "gold": None, "final_value": None, "final_source": "", "final_at": None, "review_reason": "",
+        "created_at": now, "updated_at": now,
+    }
     if record.gold is not None:
         # Gold items arrive with their final value (training data, annotator scoring).
-        item.gold = record.gold
-        item.final_value = record.gold
-        item.final_source = FinalSource.GOLD
-        item.status = ItemStatus.DONE
-    return item
+        row.update(gold=record.gold, final_value=record.gold, final_source=FinalSource.GOLD,
+                   status=ItemStatus.DONE, final_at=now)
+    return row
+
+
+_JSON_COLUMNS = ("data", "gold", "final_value")
+_COPY_COLUMNS = ("project_id", "external_id", "data", "status", "priority", "needed", "annotation_count",
+                 "gold", "final_value", "final_source", "final_at", "review_reason", "created_at", "updated_at")
+
+
+def _copy_rows(rows: list[dict]) -> None:
+    """PostgreSQL: stream rows with COPY, several times faster than INSERT for large batches."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([
+            _NULL if row[c] is None else orjson.dumps(row[c]).decode() if c in _JSON_COLUMNS
+            else row[c].isoformat() if isinstance(row[c], datetime) else row[c]
+            for c in _COPY_COLUMNS
+        ])
+    buffer.seek(0)
+    with connection.cursor() as cur:
+        cur.copy_expert(
+            f"COPY tasks_item ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')", buffer
+        )
+
+
+# Written for NULL in the COPY input; cannot collide with a value, which is JSON or a short text.
+_NULL = "\\N"
+
+
+def _insert(rows: list[dict]) -> None:
+    if connection.vendor == "postgresql":
+        _copy_rows(rows)
+    else:
+        Item.objects.bulk_create([Item(**row) for row in rows], batch_size=BATCH)
 
 
 def import_records(project: Project, records: Iterable[Record], *, user=None, job: Job | None = None) -> int:
@@ -63,12 +105,13 @@ def import_records(project: Project, records: Iterable[Record], *, user=None, jo
     """
     seen: set[str] = set()
     imported = 0
+    now = timezone.now()
     with transaction.atomic():
         if job is not None and not jobs.lock_unfinished(job):
             return job.result.get("imported", 0) if job.result else 0
         for batch in _batches(records, BATCH):
             _check_external_ids(project, batch, seen)
-            Item.objects.bulk_create([_item(project, r) for r in batch], batch_size=BATCH)
+            _insert([_row(project, r, now) for r in batch])
             imported += len(batch)
             if job is not None:
                 jobs.report_progress(job, imported)

@@ -118,6 +118,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
     # Redeliver the job of a killed worker after seconds, not the production hour.
     os.environ.setdefault("CELERY_VISIBILITY_TIMEOUT", "5")
+    os.environ.setdefault("CELERY_UNACKED_RESTORE_INTERVAL", "1")
+    os.environ.setdefault("CELERY_UNACKED_RESTORE_THROTTLE", "1")
     yield
 
 
