@@ -292,8 +292,6 @@ class Stack:
         if _version("gunicorn") >= (25, 1):
             argv.append("--no-control-socket")  # else it takes over ~/.gunicorn/gunicorn.ctl
         env = dict(self.env)
-        if self.args.drf_format_workaround:
-            env["DJANGO_SETTINGS_MODULE"] = "bench.bench_settings"
         # cwd is the temporary var dir, for the same reason as the worker's (see start_worker):
         # publishing a job through the file-system broker writes `control/` there too.
         proc = self.spawn("gunicorn", argv, self.var, env)
@@ -555,8 +553,6 @@ def bench(args: argparse.Namespace) -> dict:
 
         stack.check_alive()
         result.update(stack.facts)
-        if args.drf_format_workaround:
-            result["settings"] = "bench.bench_settings (URL_FORMAT_OVERRIDE=None)"
         result.update({"web_workers": args.web_workers,
                        "http_reconnects": admin.reconnects + annotator.reconnects,
                        "commit": _git_head()})
@@ -601,9 +597,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="fail when a running import job's progress stays the same this long (s; 0: never). "
                              "Where the app cannot show progress during the job's transaction it stays at 0 "
                              "until the end, so keep this above the whole import's expected time")
-    parser.add_argument("--drf-format-workaround", action="store_true",
-                        help="run the web app with bench/bench_settings.py (DRF's URL_FORMAT_OVERRIDE off) so "
-                             "that ?format=jsonl reaches the export view; recorded in the output")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
     args = parser.parse_args(argv)
     if args.n < WARMUP * 2 + TIMED * 2:
