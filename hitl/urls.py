@@ -47,5 +47,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", views.home, name="home"),
     # Uploaded media (images); a production deployment may serve these from the web server.
-    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.media, name="media"),
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.MediaView.as_view(), name="media"),
 ]

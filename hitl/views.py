@@ -7,6 +7,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.static import serve
+from rest_framework.views import APIView
 
 from tasks.access import visible_projects
 
@@ -23,6 +24,10 @@ def healthz(request):
     return JsonResponse({"ok": True})
 
 
-@login_required
-def media(request, path: str):
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+class MediaView(APIView):
+    """Uploaded media (images) for signed-in users, by session or API token."""
+
+    schema = None  # not part of the public API
+
+    def get(self, request, path: str):
+        return serve(request, path, document_root=settings.MEDIA_ROOT)

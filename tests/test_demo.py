@@ -106,3 +106,32 @@ def test_demo_prints_users_of_every_role_and_serves_real_data_with_a_real_worker
         time.sleep(0.2)
     assert job["state"] == "succeeded", job
     assert job["result"] == {"imported": 500}
+
+
+def test_concurrent_annotators_on_sqlite_never_get_the_same_item(demo):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.http_labeler import label_until_empty
+
+    base, _ = demo
+    admin = _token(base, "admin", "demo-admin")
+    status, project = _call(base, "/api/projects/", admin, json.dumps(
+        {"name": "Race", "task_type": "classification", "labels": ["pos", "neg"]}).encode())
+    assert status == 201
+    records = [{"text": f"item {i}"} for i in range(60)]
+    assert _call(base, f"/api/projects/{project['id']}/import/", admin, json.dumps(records).encode())[0] == 201
+    people = [("annotator", "demo-annotator"), ("annotator2", "demo-annotator2"), ("reviewer", "demo-reviewer")]
+    _, users = _call(base, "/api/users/", admin)
+    ids = {u["username"]: u["id"] for u in users["results"]}
+    for name, _ in people:
+        assert _call(base, f"/api/projects/{project['id']}/members/", admin,
+                     json.dumps({"user": ids[name]}).encode())[0] == 201
+    tokens = [_token(base, name, password) for name, password in people] + [admin]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(label_until_empty, [(base, t, project["id"]) for t in tokens]))
+
+    handed_out = [item for taken in results for item in taken]
+    assert len(handed_out) == 60 and len(set(handed_out)) == 60
+    _, done = _call(base, f"/api/projects/{project['id']}/items/?status=done", admin)
+    assert done["count"] == 60

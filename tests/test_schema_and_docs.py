@@ -23,11 +23,6 @@ DOCUMENTED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_schema_is_an_openapi_3_document_with_the_documented_paths(as_user, annotator):
     r = as_user(annotator).get("/api/schema/")
 

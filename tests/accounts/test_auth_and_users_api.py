@@ -18,11 +18,6 @@ pytestmark = pytest.mark.django_db
 STRONG = "plum-tractor-nebula-42"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The personas' passwords are hashed with a cheap hasher: the real one costs ~0.2 s a user."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 # Every endpoint of the API, with the method to call it by (ids are made up: 401 comes first).
 ENDPOINTS = [
     ("get", "/api/users/"),
@@ -366,3 +361,15 @@ def test_me_shows_the_callers_account(as_user, request, persona):
 
     assert r.status_code == 200
     assert r.json() == {"id": user.pk, "username": user.username, "role": user.role}
+
+
+def test_uploaded_media_is_served_to_signed_in_users_only(settings, tmp_path, admin, as_user):
+    settings.MEDIA_ROOT = tmp_path
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "x.png").write_bytes(b"\x89PNG fake")
+
+    assert as_user(None).get("/media/demo/x.png").status_code == 401
+    r = as_user(admin).get("/media/demo/x.png")
+    assert r.status_code == 200
+    assert b"".join(r.streaming_content) == b"\x89PNG fake"
+    assert as_user(admin).get("/media/demo/missing.png").status_code == 404

@@ -10,11 +10,6 @@ from tests.conftest import make_items, make_project
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def submit(client, item, body):
     return client.post(f"/api/items/{item.pk}/annotations/", body, format="json")
 

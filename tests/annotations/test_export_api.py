@@ -14,11 +14,6 @@ from tests.conftest import make_items, make_project
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 PREDICTION = {"model_version": 2, "value": {"label": "neg"}, "confidence": 0.61, "scores": [0.39, 0.61]}
 
 

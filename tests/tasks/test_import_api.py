@@ -13,11 +13,6 @@ from tests.conftest import make_items, make_project
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def post_json(client, project, records):
     return client.post(f"/api/projects/{project.pk}/import/", records, format="json")
 

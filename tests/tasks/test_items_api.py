@@ -13,11 +13,6 @@ from tests.conftest import make_items, make_project, make_user
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def next_of(client, project, **params):
     return client.get(f"/api/projects/{project.pk}/next/", params)
 

@@ -9,11 +9,6 @@ from tests.conftest import make_project, make_user
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def members_of(project) -> set[int]:
     return set(Membership.objects.filter(project=project).values_list("user_id", flat=True))
 

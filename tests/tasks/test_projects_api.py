@@ -11,11 +11,6 @@ pytestmark = pytest.mark.django_db
 VALID = {"name": "Sentiment", "task_type": "classification", "labels": ["pos", "neg"]}
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def create(client, **fields):
     return client.post("/api/projects/", {**VALID, **fields}, format="json")
 
