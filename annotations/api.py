@@ -32,6 +32,7 @@ class ItemDetailView(APIView):
     def get(self, request, pk):
         item = get_item(request.user, pk)
         context = {
+            "request": request,
             "annotations": visible_annotations(request.user, item),
             "reviews": ReviewDecision.objects.filter(item=item).select_related("reviewer").order_by("id"),
         }

@@ -41,7 +41,7 @@ class ItemDetailSerializer(serializers.ModelSerializer):
                   "prediction", "final", "review_reason", "annotations", "reviews", "created_at", "updated_at"]
 
     def get_final(self, item: Item) -> dict | None:
-        return final_of(item)
+        return final_of(item, self.context.get("request"))
 
     def get_annotations(self, item: Item) -> list[dict]:
         return AnnotationSerializer(self.context["annotations"], many=True).data

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.models import Role
 from tasks.models import Item, Job, Project, TaskType
 
 
@@ -75,12 +76,15 @@ class ItemSerializer(serializers.ModelSerializer):
                   "prediction", "final", "review_reason", "created_at"]
 
     def get_final(self, item: Item) -> dict | None:
-        return final_of(item)
+        return final_of(item, self.context.get("request"))
 
 
-def final_of(item: Item) -> dict | None:
-    """The final value and its provenance, or None."""
+def final_of(item: Item, request=None) -> dict | None:
+    """The final value and its provenance, or None; gold answers are kept from annotators."""
     if not item.final_source:
+        return None
+    if item.final_source == "gold" and request is not None and not request.user.has_role(
+            Role.REVIEWER, Role.ML_ENGINEER):
         return None
     return {
         "value": item.final_value,

@@ -494,3 +494,14 @@ def test_a_succeeded_job_is_not_retried(as_user, job, admin):
     assert "state" in r.json()
     job.refresh_from_db()
     assert (job.state, job.result) == ("succeeded", {"imported": 3})
+
+
+def test_annotators_do_not_see_gold_answers_but_reviewers_do(as_user, annotator, reviewer, project):
+    [item] = make_items(project, 1, gold={"label": "pos"}, final_value={"label": "pos"}, final_source="gold",
+                        status="done")
+
+    for path in (f"/api/items/{item.pk}/", f"/api/projects/{project.pk}/items/"):
+        seen = as_user(annotator).get(path).json()
+        seen = seen["results"][0] if "results" in seen else seen
+        assert seen["final"] is None
+    assert as_user(reviewer).get(f"/api/items/{item.pk}/").json()["final"]["source"] == "gold"
