@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,9 +12,15 @@ from accounts import permissions
 from annotations import exporting
 from annotations.models import Annotation, ReviewDecision
 from annotations.serializers import AnnotationInputSerializer, AnnotationSerializer, ItemDetailSerializer
-from annotations.services import Submission, submit_annotation
+from annotations.services import Submission, submit_annotation, undo_annotation
 from tasks.access import check_role, get_item, get_project
 from tasks.models import ItemStatus
+from tasks.serializers import QueueItemSerializer
+
+UndoResponse = inline_serializer("Undone", {
+    "item": QueueItemSerializer(), "prediction": serializers.JSONField(allow_null=True),
+    "value": serializers.JSONField(allow_null=True), "skipped": serializers.BooleanField(),
+    "lease_expires_at": serializers.DateTimeField()})
 
 
 def visible_annotations(user, item):
@@ -56,6 +62,21 @@ class AnnotationsView(APIView):
         serializer.is_valid(raise_exception=True)
         annotation = submit_annotation(request.user, pk, Submission(**serializer.validated_data))
         return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class UndoView(APIView):
+    """Take back the caller's annotation of an item (within its lease time); the item is leased back."""
+
+    @extend_schema(request=None, responses={200: UndoResponse, 409: None})
+    def post(self, request, pk):
+        undone = undo_annotation(request.user, pk)
+        return Response({
+            "item": QueueItemSerializer(undone.item).data,
+            "prediction": undone.item.prediction,
+            "value": undone.value,
+            "skipped": undone.skipped,
+            "lease_expires_at": undone.lease_expires_at,
+        })
 
 
 class ExportView(APIView):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -14,7 +15,7 @@ from annotations.consensus import unanimous
 from annotations.models import Annotation
 from tasks import audit
 from tasks.access import check_role, get_item
-from tasks.models import LABELABLE, Assignment, FinalSource, Item, LeaseState, ReviewReason
+from tasks.models import LABELABLE, Assignment, FinalSource, Item, ItemStatus, LeaseState, ReviewReason
 from tasks.services import send_to_review, set_final
 from tasks.values import ValueShapeError, validate_value
 
@@ -89,3 +90,59 @@ def settle(item: Item) -> None:
         set_final(item, outcome.value, FinalSource.CONSENSUS, reason=f"{len(values)} annotators agreed")
     else:
         send_to_review(item, ReviewReason.DISAGREEMENT)
+
+
+class TooLateToUndo(APIException):
+    status_code = 409
+    default_code = "too_late_to_undo"
+
+
+@dataclass(frozen=True)
+class Undone:
+    item: Item
+    value: Any
+    skipped: bool
+    lease_expires_at: Any
+
+
+def undo_annotation(user, item_id: int) -> Undone:
+    """Take back the caller's annotation of an item while its lease time lasts; lease it back.
+
+    An item that the annotation settled goes back to the queue; one already decided by a
+    reviewer (or gold) stays decided and the undo is refused.
+    """
+    item = get_item(user, item_id)
+    check_role(user, permissions.LABEL, "label items")
+    now = timezone.now()
+    with transaction.atomic():
+        item = Item.objects.select_for_update().select_related("project").get(pk=item.pk)
+        annotation = Annotation.objects.filter(item=item, user=user).first()
+        if annotation is None:
+            raise TooLateToUndo("You have no annotation of this item to undo.")
+        if (now - annotation.created_at).total_seconds() > item.project.lease_seconds:
+            raise TooLateToUndo("Too late to undo: the annotation is older than the lease time.")
+        if item.final_source in (FinalSource.REVIEWER, FinalSource.GOLD) or item.review_decisions.exists():
+            raise TooLateToUndo("Too late to undo: the item has been reviewed.")
+        annotation.delete()
+        if not annotation.skipped:
+            item.annotation_count = max(item.annotation_count - 1, 0)
+        if item.status not in LABELABLE:
+            reopen(item)
+        item.save(update_fields=["annotation_count", "status", "final_value", "final_source", "final_at",
+                                 "final_by", "review_reason", "updated_at"])
+        expires = now + timedelta(seconds=item.project.lease_seconds)
+        Assignment.objects.filter(item=item, user=user).update(
+            state=LeaseState.LEASED, leased_at=now, expires_at=expires, finished_at=None)
+        audit.record("annotation.undone", user=user, project=item.project_id, item=item,
+                     annotation=annotation.pk, value=annotation.value, skipped=annotation.skipped)
+    return Undone(item=item, value=annotation.value, skipped=annotation.skipped, lease_expires_at=expires)
+
+
+def reopen(item: Item) -> None:
+    """Put a settled item back in the queue (its final value was only the annotators')."""
+    item.status = ItemStatus.QUEUED if item.prediction else ItemStatus.NEW
+    item.final_value = None
+    item.final_source = ""
+    item.final_at = None
+    item.final_by = None
+    item.review_reason = ""

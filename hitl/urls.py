@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api import MeView, TokenView, UsersView
-from annotations.api import AnnotationsView, ExportView, ItemDetailView
+from annotations.api import AnnotationsView, ExportView, ItemDetailView, UndoView
 from hitl import views
 from tasks.api import (
     ImportView,
@@ -33,6 +33,7 @@ api = [
     path("projects/<int:pk>/export/", ExportView.as_view(), name="api-export"),
     path("items/<int:pk>/", ItemDetailView.as_view(), name="api-item"),
     path("items/<int:pk>/annotations/", AnnotationsView.as_view(), name="api-annotations"),
+    path("items/<int:pk>/annotations/undo/", UndoView.as_view(), name="api-undo"),
     path("jobs/<int:pk>/", JobView.as_view(), name="api-job"),
     path("jobs/<int:pk>/retry/", JobRetryView.as_view(), name="api-job-retry"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -46,6 +47,7 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", views.home, name="home"),
+    path("projects/<int:pk>/label/", views.label, name="label"),
     # Uploaded media (images); a production deployment may serve these from the web server.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.MediaView.as_view(), name="media"),
 ]

@@ -1,21 +1,64 @@
-"""Pages outside the API: home, health, media."""
+"""Pages outside the API: home, the labeling screen, health, media."""
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.db.models import Count, Q
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.static import serve
 from rest_framework.views import APIView
 
-from tasks.access import visible_projects
+from accounts import permissions
+from annotations.models import Annotation
+from tasks.access import is_member, visible_projects
+from tasks.models import Item, ItemStatus, Project
 
 
 @login_required
 def home(request):
-    projects = visible_projects(request.user).order_by("id")
-    return render(request, "home.html", {"projects": projects})
+    """The caller's projects with their progress: done / total, and my annotations today."""
+    projects = list(visible_projects(request.user).order_by("id"))
+    ids = [p.pk for p in projects]
+    counts = {
+        row["project_id"]: row
+        for row in Item.objects.filter(project_id__in=ids).values("project_id").annotate(
+            total=Count("id"), done=Count("id", filter=Q(status__in=[ItemStatus.DONE, ItemStatus.AUTO_ACCEPTED])),
+        )
+    }
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = dict(
+        Annotation.objects.filter(user=request.user, project_id__in=ids, created_at__gte=midnight)
+        .values("project_id").annotate(n=Count("id")).values_list("project_id", "n")
+    )
+    can_label = request.user.has_role(*permissions.LABEL)
+    rows = []
+    for p in projects:
+        c = counts.get(p.pk, {"total": 0, "done": 0})
+        rows.append({"project": p, "total": c["total"], "done": c["done"], "today": today.get(p.pk, 0),
+                     "percent": round(100 * c["done"] / c["total"]) if c["total"] else 0})
+    return render(request, "home.html", {"rows": rows, "can_label": can_label})
+
+
+@login_required
+def label(request, pk: int):
+    """The labeling screen of a project; members who may label only."""
+    project = Project.objects.filter(pk=pk).first()
+    if project is None or not is_member(request.user, project.pk):
+        raise PermissionDenied("You are not a member of this project.")
+    if not request.user.has_role(*permissions.LABEL):
+        raise PermissionDenied(f"Your role ({request.user.effective_role}) does not label items.")
+    config = {
+        "project": {"id": project.pk, "name": project.name, "task_type": project.task_type,
+                    "labels": project.labels, "instructions": project.instructions},
+        "user": {"id": request.user.pk, "username": request.user.username, "role": request.user.effective_role},
+        "lease_seconds": project.lease_seconds,
+        "api": "/api",
+    }
+    return render(request, "label.html", {"project": project, "config": config})
 
 
 def healthz(request):
