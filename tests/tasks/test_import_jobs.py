@@ -1,7 +1,6 @@
 """Large imports run as Celery jobs on a real worker with a real Redis broker."""
 from __future__ import annotations
 
-import io
 import time
 
 import orjson

@@ -14,8 +14,8 @@ from accounts.models import Role
 from annotations.models import Annotation
 from tasks import queue
 from tasks.models import Assignment, Project
-from tests.http_labeler import label_until_empty
 from tests.conftest import client_for, make_items, make_project, make_user
+from tests.http_labeler import label_until_empty
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
