@@ -167,37 +167,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_postgres_durable(root: Path) -> str:
-    """Like tests.servers.start_postgres, but with PostgreSQL's production defaults for durability.
-
-    tests.servers.start_postgres hardcodes fsync=off, synchronous_commit=off and
-    full_page_writes=off (right for tests, wrong for numbers a production user would see).
-    """
-    import pwd
-
-    initdb, pg_ctl = servers._need("initdb"), servers._need("pg_ctl")
-    data = root / "pg"
-    data.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("postgres")
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        os.chown(data, pw.pw_uid, pw.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = servers._free_port()
-    subprocess.run(as_user + [initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
-                   check=True, stdout=subprocess.DEVNULL, timeout=120)
-    options = (f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-               "-c fsync=on -c synchronous_commit=on -c full_page_writes=on")
-    subprocess.run(as_user + [pg_ctl, "-D", str(data), "-o", options, "-l", str(data / "log"), "-w", "-t", "60",
-                              "start"], check=True, stdout=subprocess.DEVNULL, timeout=90)
-    servers._cleanups.append(lambda: subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "fast", "stop"],
-                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                                    timeout=60))
-    servers._wait_for_port(port, "PostgreSQL")
-    return f"postgres://postgres@127.0.0.1:{port}/hitl"
-
-
 def create_database(url: str) -> dict:
     """Create the database named in `url` and return the server's durability settings."""
     import psycopg2
@@ -246,10 +215,7 @@ class Stack:
     # -- servers
     def start_backend(self) -> None:
         if self.args.backend == "postgres":
-            if self.args.pg_durability == "test":
-                url = servers.start_postgres(self.root)
-            else:
-                url = start_postgres_durable(self.root)
+            url = servers.start_postgres(self.root, durable=self.args.pg_durability == "production")
             pg = create_database(url)
             self.facts.update({
                 "pg_fsync": pg["fsync"] == "on",

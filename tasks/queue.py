@@ -21,13 +21,10 @@ from tasks.models import LABELABLE, Assignment, Item, LeaseState, Project
 
 _LABELABLE_SQL = ", ".join(f"'{s.value}'" for s in LABELABLE)
 
-# Items the caller may take, in queue order. Leases of other users count against the item's
-# capacity until they expire; the caller's own finished (submitted/skipped) rows exclude it.
-_CANDIDATE_SQL = f"""
-SELECT i.id FROM tasks_item i
-WHERE i.project_id = %(project)s
-  AND i.status IN ({_LABELABLE_SQL})
-  {{exclude}}
+# An item `i` the caller may take: labelable, not had by them (their own unexpired lease or
+# finished row), and with room: unexpired leases of others count against its capacity.
+_OPEN_FOR_USER = f"""
+  i.status IN ({_LABELABLE_SQL})
   AND NOT EXISTS (
       SELECT 1 FROM tasks_assignment a
       WHERE a.item_id = i.id AND a.user_id = %(user)s
@@ -35,23 +32,19 @@ WHERE i.project_id = %(project)s
   AND i.annotation_count + (
       SELECT COUNT(*) FROM tasks_assignment a
       WHERE a.item_id = i.id AND a.state = 'leased' AND a.expires_at > %(now)s) < i.needed
+"""
+
+# The first such item in queue order.
+_CANDIDATE_SQL = f"""
+SELECT i.id FROM tasks_item i
+WHERE i.project_id = %(project)s AND {_OPEN_FOR_USER} {{exclude}}
 ORDER BY i.priority DESC, i.id
 LIMIT 1
 {{lock}}
 """
 
 # Re-check of one locked item, in a statement that sees everything committed so far.
-_RECHECK_SQL = f"""
-SELECT 1 FROM tasks_item i
-WHERE i.id = %(item)s AND i.status IN ({_LABELABLE_SQL})
-  AND NOT EXISTS (
-      SELECT 1 FROM tasks_assignment a
-      WHERE a.item_id = i.id AND a.user_id = %(user)s
-        AND (a.state <> 'leased' OR a.expires_at > %(now)s))
-  AND i.annotation_count + (
-      SELECT COUNT(*) FROM tasks_assignment a
-      WHERE a.item_id = i.id AND a.state = 'leased' AND a.expires_at > %(now)s) < i.needed
-"""
+_RECHECK_SQL = f"SELECT 1 FROM tasks_item i WHERE i.id = %(item)s AND {_OPEN_FOR_USER}"
 
 
 # How often a caller who finds only locked items looks again before giving up.

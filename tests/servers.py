@@ -51,8 +51,12 @@ def _need(binary: str) -> str:
     return path
 
 
-def start_postgres(root: Path) -> str:
-    """Start a throwaway PostgreSQL server; return its DATABASE_URL."""
+def start_postgres(root: Path, *, durable: bool = False) -> str:
+    """Start a throwaway PostgreSQL server; return its DATABASE_URL.
+
+    Not `durable` (for tests): no fsync and no synchronous commit. `durable` keeps PostgreSQL's
+    production defaults, for benchmark figures a real deployment would see.
+    """
     initdb, pg_ctl = _need("initdb"), _need("pg_ctl")
     data = root / "pg"
     data.mkdir()
@@ -65,8 +69,9 @@ def start_postgres(root: Path) -> str:
     port = _free_port()
     subprocess.run(as_user + [initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
                    check=True, stdout=subprocess.DEVNULL)
+    durability = "on" if durable else "off"
     options = (f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+               f"-c fsync={durability} -c synchronous_commit={durability} -c full_page_writes={durability}")
     subprocess.run(as_user + [pg_ctl, "-D", str(data), "-o", options, "-l", str(data / "log"), "-w", "start"],
                    check=True, stdout=subprocess.DEVNULL)
     _cleanups.append(lambda: subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
