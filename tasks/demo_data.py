@@ -59,3 +59,40 @@ def digits(limit: int | None = None, size: int = 64) -> Iterator[dict]:
             Image.fromarray(grey, mode="L").resize((size, size), Image.NEAREST).save(path)
         yield {"data": {"image": f"{settings.MEDIA_URL}demo/digits/{name}"}, "external_id": f"digit-{i}",
                "meta_label": str(int(target))}
+
+
+def _limited(records: Iterator[dict], limit: int) -> Iterator[dict]:
+    for n, record in enumerate(records):
+        if n >= limit:
+            return
+        yield record
+
+
+def review_spans(limit: int = 300) -> Iterator[dict]:
+    """Review snippets for marking praising and critical phrases."""
+    for record in _limited(movie_reviews(), limit):
+        yield {"data": {"text": record["data"]["text"]}, "external_id": f"span-{record['external_id']}"}
+
+
+def digit_boxes(limit: int = 200) -> Iterator[dict]:
+    """Digit images for drawing a box around the digit."""
+    for record in digits(limit):
+        yield {"data": record["data"], "external_id": f"box-{record['external_id']}"}
+
+
+def review_pairs(limit: int = 300) -> Iterator[dict]:
+    """Two snippets about the same film: which one is more positive?"""
+    pending: dict[str, dict] = {}
+    n = 0
+    for record in movie_reviews():
+        movie = record["data"]["movie"]
+        if movie not in pending:
+            pending[movie] = record
+            continue
+        first = pending.pop(movie)
+        n += 1
+        yield {"data": {"prompt": f"Which review of {movie!r} is more positive?",
+                        "a": first["data"]["text"], "b": record["data"]["text"]},
+               "external_id": f"pair-{n}"}
+        if n >= limit:
+            return

@@ -69,6 +69,13 @@ class Command(BaseCommand):
                  records=lambda: demo_data.movie_reviews(gold_every=10)),
             dict(name="Handwritten digits", task_type="classification", labels=[str(d) for d in range(10)],
                  instructions="Which digit is shown?", records=lambda: demo_data.digits()),
+            dict(name="Review phrases", task_type="spans", labels=["PRAISE", "CRITICISM"],
+                 instructions="Mark the phrases that praise or criticise the film.",
+                 records=lambda: demo_data.review_spans()),
+            dict(name="Digit boxes", task_type="boxes", labels=["digit"],
+                 instructions="Draw a tight box around the digit.", records=lambda: demo_data.digit_boxes()),
+            dict(name="Which review is warmer", task_type="pairwise", labels=[],
+                 instructions="Choose the more positive review, or tie.", records=lambda: demo_data.review_pairs()),
         ]
         for spec in specs:
             records = spec.pop("records")
