@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.api import MeView, TokenView, UsersView
 from annotations.api import AnnotationsView, ExportView, ItemDetailView, UndoView
 from hitl import views
+from models_registry.api import ActivateView, ModelListView, PrelabelView, RoutingPreviewView, TrainView
 from tasks.api import (
     ImportView,
     ItemListView,
@@ -31,6 +32,11 @@ api = [
     path("projects/<int:pk>/items/", ItemListView.as_view(), name="api-items"),
     path("projects/<int:pk>/next/", NextView.as_view(), name="api-next"),
     path("projects/<int:pk>/export/", ExportView.as_view(), name="api-export"),
+    path("projects/<int:pk>/train/", TrainView.as_view(), name="api-train"),
+    path("projects/<int:pk>/models/", ModelListView.as_view(), name="api-models"),
+    path("projects/<int:pk>/prelabel/", PrelabelView.as_view(), name="api-prelabel"),
+    path("projects/<int:pk>/routing-preview/", RoutingPreviewView.as_view(), name="api-routing-preview"),
+    path("models/<int:pk>/activate/", ActivateView.as_view(), name="api-activate"),
     path("items/<int:pk>/", ItemDetailView.as_view(), name="api-item"),
     path("items/<int:pk>/annotations/", AnnotationsView.as_view(), name="api-annotations"),
     path("items/<int:pk>/annotations/undo/", UndoView.as_view(), name="api-undo"),

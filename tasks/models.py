@@ -35,6 +35,11 @@ class Project(models.Model):
     strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.LEAST_CONFIDENCE)
     retrain_every = models.PositiveIntegerField(null=True, blank=True)
     lease_seconds = models.PositiveIntegerField(default=600)
+    # Where predictions come from: the built-in models, or a team's own model over HTTP.
+    model_backend = models.CharField(max_length=16, choices=[("builtin", "built-in"), ("http", "HTTP endpoint")],
+                                     default="builtin")
+    model_endpoint = models.URLField(max_length=500, blank=True, default="")
+    model_timeout = models.FloatField(default=30.0)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -1,0 +1,37 @@
+"""Trained models on disk: one file per model version under MEDIA_ROOT/models/."""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import joblib
+from django.conf import settings
+
+from models_registry.backends import BackendError
+
+
+def relative_path(project_id: int, version: int) -> str:
+    return f"models/project-{project_id}/v{version}.joblib"
+
+
+def save(model: Any, relative: str) -> int:
+    """Write the model atomically (temporary file, then rename); return its size in bytes."""
+    path = Path(settings.MEDIA_ROOT) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    joblib.dump(model, tmp, compress=3)
+    os.replace(tmp, path)
+    return path.stat().st_size
+
+
+def load(relative: str) -> Any:
+    """Read a stored model, or raise `BackendError` if it is missing or unreadable."""
+    path = Path(settings.MEDIA_ROOT) / relative
+    if not relative or not path.exists():
+        raise BackendError(f"The model file {relative!r} is missing.")
+    try:
+        return joblib.load(path)
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError, KeyError, IndexError, TypeError) as exc:
+        raise BackendError(f"The model file {relative!r} is corrupt: {exc}") from None

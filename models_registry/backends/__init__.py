@@ -1,0 +1,21 @@
+"""Model backends, registered by name. Each turns item data into class probabilities."""
+from __future__ import annotations
+
+from models_registry.backends.base import Backend, BackendError, Probabilities
+from models_registry.backends.external_http import ExternalHTTPBackend
+from models_registry.backends.image import ImageBackend
+from models_registry.backends.text import TextBackend
+
+BACKENDS: dict[str, type[Backend]] = {
+    TextBackend.name: TextBackend,
+    ImageBackend.name: ImageBackend,
+    ExternalHTTPBackend.name: ExternalHTTPBackend,
+}
+
+
+def builtin_for(sample: dict) -> type[Backend]:
+    """The built-in backend for items shaped like `sample` (image if it has one, else text)."""
+    return ImageBackend if "image" in sample and "text" not in sample else TextBackend
+
+
+__all__ = ["BACKENDS", "Backend", "BackendError", "Probabilities", "builtin_for"]

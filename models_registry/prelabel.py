@@ -1,0 +1,200 @@
+"""Pre-labeling: the active model scores every item without a human final value, and routing
+decides where each goes. Batches of items, set-based writes, one transaction: a failure (an
+unreachable external model, say) changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+from django.db import connection, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from models_registry import artifacts
+from models_registry.backends import BACKENDS, Backend, BackendError, builtin_for
+from models_registry.backends.external_http import ExternalHTTPBackend
+from models_registry.evaluation import values_and_confidence
+from models_registry.models import ModelVersion, Prediction
+from models_registry.scoring import priorities
+from tasks import audit, jobs, routing
+from tasks.models import AuditEvent, FinalSource, Item, ItemStatus, Job, Project, ReviewReason
+
+BATCH = 5000
+
+
+def targets(project: Project):
+    """Items the model decides about: waiting ones, and ones an earlier model accepted."""
+    return Item.objects.filter(project=project).filter(
+        Q(final_source="", status__in=[ItemStatus.NEW, ItemStatus.QUEUED])
+        | Q(final_source=FinalSource.MODEL, status=ItemStatus.AUTO_ACCEPTED)
+    )
+
+
+@dataclass
+class Outcome:
+    scored: int = 0
+    unreadable: int = 0
+    bands: dict[str, int] = field(default_factory=dict)
+
+
+def _backend(project: Project, mv: ModelVersion | None, sample: dict) -> tuple[Backend, object]:
+    if project.model_backend == "http":
+        if not project.model_endpoint:
+            raise BackendError("The project names no model endpoint.")
+        return ExternalHTTPBackend(project.task_type, list(project.labels), project.model_endpoint,
+                                   project.model_timeout), None
+    if mv is None:
+        raise BackendError("The project has no active model; train one (or activate a version) first.")
+    backend_cls = BACKENDS.get(mv.backend) or builtin_for(sample)
+    return backend_cls(project.task_type, list(mv.labels)), artifacts.load(mv.artifact.name)
+
+
+def _external_version(project: Project) -> ModelVersion:
+    """External models get a registry row too, so predictions say where they came from."""
+    mv = (ModelVersion.objects.filter(project=project, backend="http", labels=project.labels)
+          .order_by("-version").first())
+    if mv is None:
+        version = (ModelVersion.objects.filter(project=project).aggregate(v=Max("version"))["v"] or 0) + 1
+        mv = ModelVersion.objects.create(project=project, version=version, backend="http",
+                                         labels=list(project.labels), metrics={"endpoint": project.model_endpoint})
+    return mv
+
+
+def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int | None = None) -> Outcome:
+    """Score and route every target item of the project with its active (or external) model."""
+    rng = np.random.default_rng(seed)
+    thresholds = routing.Thresholds.of(project)
+    outcome = Outcome()
+    with transaction.atomic():
+        if job is not None and not jobs.lock_unfinished(job):
+            return outcome
+        mv = ModelVersion.objects.filter(project=project, active=True).first()
+        first = targets(project).order_by("id").values("data").first()
+        if first is None:
+            if job is not None:
+                jobs.complete(job, {"scored": 0})
+            return outcome
+        backend, model = _backend(project, mv, first["data"])
+        if project.model_backend == "http":
+            mv = _external_version(project)
+        total = targets(project).count()
+        if job is not None:
+            jobs.report_progress(job, 0, total=total)
+        last_id = 0
+        now = timezone.now()
+        while True:
+            rows = list(targets(project).filter(id__gt=last_id).order_by("id").values(
+                "id", "data", "status", "annotation_count", "needed")[:BATCH])
+            if not rows:
+                break
+            last_id = rows[-1]["id"]
+            _score_batch(project, mv, backend, model, rows, thresholds, rng, now, outcome)
+            if job is not None:
+                jobs.report_progress(job, outcome.scored + outcome.unreadable, total=total)
+        audit.record("items.prelabeled", user=user, project=project, model_version=mv.version,
+                     scored=outcome.scored, bands=outcome.bands)
+        if job is not None:
+            jobs.complete(job, {"scored": outcome.scored, "unreadable": outcome.unreadable,
+                                "bands": outcome.bands, "model_version": mv.version})
+    return outcome
+
+
+def _score_batch(project, mv, backend, model, rows, thresholds, rng, now, outcome: Outcome) -> None:
+    ids = [r["id"] for r in rows]
+    data = [r["data"] for r in rows]
+    if isinstance(backend, ExternalHTTPBackend):
+        result = backend.predict(model, data, ids=ids)
+    else:
+        result = backend.predict(model, data)
+    values, confidence = values_and_confidence(project.task_type, result.classes, result.probs)
+    priority = priorities(project.strategy, result.probs)
+    # Items nobody has annotated may be accepted by the model; the others only get the
+    # prediction, a new priority and, if the model is unsure, more annotations.
+    band = routing.bands(confidence, thresholds, rng)
+    predictions, updates, events = [], [], []
+    for k, row in enumerate(rows):
+        if not result.ok[k]:
+            outcome.unreadable += 1
+            continue
+        outcome.scored += 1
+        scores = {c: round(float(p), 6) for c, p in zip(result.classes, result.probs[k])}
+        conf = float(confidence[k])
+        predictions.append(Prediction(item_id=row["id"], model_version=mv, value=values[k], confidence=conf,
+                                      scores=scores))
+        snapshot = {"model_version": mv.version, "value": values[k], "confidence": round(conf, 6),
+                    "scores": scores}
+        b = band[k]
+        if row["annotation_count"] > 0 and b in (routing.Band.AUTO_ACCEPT, routing.Band.AUDIT):
+            b = routing.Band.NORMAL
+        outcome.bands[b] = outcome.bands.get(b, 0) + 1
+        update = {"id": row["id"], "prediction": snapshot, "confidence": conf, "priority": float(priority[k]),
+                  "status": ItemStatus.QUEUED, "needed": max(routing.needed(b, thresholds), row["needed"]
+                                                            if row["annotation_count"] else 0),
+                  "final_value": None, "final_source": "", "final_at": None, "review_reason": ""}
+        if b == routing.Band.AUTO_ACCEPT:
+            update.update(status=ItemStatus.AUTO_ACCEPTED, final_value=values[k], final_source=FinalSource.MODEL,
+                          final_at=now)
+        elif b == routing.Band.AUDIT:
+            # Accepted, and a reviewer checks it: the model's value stands until they decide.
+            update.update(status=ItemStatus.IN_REVIEW, final_value=values[k], final_source=FinalSource.MODEL,
+                          final_at=now, review_reason=ReviewReason.AUDIT)
+        if b in (routing.Band.AUTO_ACCEPT, routing.Band.AUDIT):
+            events.append(AuditEvent(project_id=project.pk, item_id=row["id"], action="final.set",
+                                     payload={"value": values[k], "source": FinalSource.MODEL,
+                                              "model_version": mv.version, "confidence": round(conf, 6),
+                                              "audit": b == routing.Band.AUDIT}))
+        updates.append(update)
+    Prediction.objects.bulk_create(predictions, batch_size=BATCH, update_conflicts=True,
+                                   unique_fields=["item", "model_version"],
+                                   update_fields=["value", "confidence", "scores"])
+    _update_items(updates, now)
+    audit.record_many(events)
+
+
+_UPDATE_COLUMNS = ("prediction", "confidence", "priority", "status", "needed", "final_value", "final_source",
+                   "final_at", "review_reason")
+
+
+def _update_items(updates: list[dict], now) -> None:
+    """One UPDATE for the whole batch on PostgreSQL; bulk_update elsewhere."""
+    if not updates:
+        return
+    if connection.vendor == "postgresql":
+        def dump(v):
+            return None if v is None else orjson.dumps(v).decode()
+        params = [
+            [u["id"] for u in updates],
+            [dump(u["prediction"]) for u in updates],
+            [u["confidence"] for u in updates],
+            [u["priority"] for u in updates],
+            [str(u["status"]) for u in updates],
+            [u["needed"] for u in updates],
+            [dump(u["final_value"]) for u in updates],
+            [str(u["final_source"]) for u in updates],
+            [u["final_at"] for u in updates],
+            [str(u["review_reason"]) for u in updates],
+            now,
+        ]
+        with connection.cursor() as cur:
+            cur.execute("""
+                UPDATE tasks_item AS i SET
+                    prediction = v.prediction::jsonb, confidence = v.confidence, priority = v.priority,
+                    status = v.status, needed = v.needed, final_value = v.final_value::jsonb,
+                    final_source = v.final_source, final_at = v.final_at, review_reason = v.review_reason,
+                    updated_at = %s
+                FROM unnest(%s::bigint[], %s::text[], %s::float8[], %s::float8[], %s::text[], %s::int[],
+                            %s::text[], %s::text[], %s::timestamptz[], %s::text[])
+                    AS v(id, prediction, confidence, priority, status, needed, final_value, final_source,
+                         final_at, review_reason)
+                WHERE i.id = v.id
+            """, [params[-1], *params[:-1]])
+        return
+    items = []
+    for u in updates:
+        item = Item(id=u["id"], updated_at=now)
+        for column in _UPDATE_COLUMNS:
+            setattr(item, column, u[column])
+        items.append(item)
+    Item.objects.bulk_update(items, [*_UPDATE_COLUMNS, "updated_at"], batch_size=500)

@@ -1,0 +1,58 @@
+"""Uncertainty scores that order the labeling queue. Pure numpy, no ORM.
+
+Each strategy maps an (n_items, n_classes) matrix of class probabilities to a priority per item:
+higher is served first. The queue (tasks.queue) only reads the stored number.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def least_confidence(probs: np.ndarray) -> np.ndarray:
+    """1 - the top class probability."""
+    return 1.0 - probs.max(axis=1)
+
+
+def margin(probs: np.ndarray) -> np.ndarray:
+    """1 - (top - runner-up): small margins first."""
+    if probs.shape[1] < 2:
+        return np.zeros(len(probs))
+    top2 = np.partition(probs, -2, axis=1)[:, -2:]
+    return 1.0 - (top2[:, 1] - top2[:, 0])
+
+
+def entropy(probs: np.ndarray) -> np.ndarray:
+    """Shannon entropy, normalised to [0, 1] by log(n_classes)."""
+    if probs.shape[1] < 2:
+        return np.zeros(len(probs))
+    p = np.clip(probs, 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=1) / np.log(probs.shape[1])
+
+
+def random(probs: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """A random order."""
+    return (rng or np.random.default_rng()).random(len(probs))
+
+
+def sequential(probs: np.ndarray) -> np.ndarray:
+    """Import order: every item the same priority, ties broken by id."""
+    return np.zeros(len(probs))
+
+
+STRATEGIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "least_confidence": least_confidence,
+    "margin": margin,
+    "entropy": entropy,
+    "random": random,
+    "sequential": sequential,
+}
+
+
+def priorities(strategy: str, probs: np.ndarray) -> np.ndarray:
+    """Queue priorities of the items whose class probabilities are `probs`."""
+    try:
+        return STRATEGIES[strategy](probs)
+    except KeyError:
+        raise ValueError(f"unknown strategy {strategy!r}; use one of {sorted(STRATEGIES)}") from None
