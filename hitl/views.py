@@ -14,8 +14,10 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from annotations.models import Annotation
+from tasks import services
 from tasks.access import is_member, visible_projects
-from tasks.models import Item, ItemStatus, Project
+from tasks.models import Item, ItemStatus, Project, Strategy
+from tasks.serializers import ProjectSerializer
 
 
 @login_required
@@ -59,6 +61,43 @@ def label(request, pk: int):
         "api": "/api",
     }
     return render(request, "label.html", {"project": project, "config": config})
+
+
+SETTINGS_FIELDS = ("auto_accept_threshold", "escalation_threshold", "escalated_overlap", "audit_rate", "overlap",
+                   "strategy", "retrain_every", "lease_seconds", "instructions")
+
+
+@login_required
+def project_settings(request, pk: int):
+    """Admins set routing thresholds, previewing how many items each band would hold."""
+    project = Project.objects.filter(pk=pk).first()
+    if project is None or not request.user.is_admin:
+        raise PermissionDenied("Only admins change project settings.")
+    errors: dict = {}
+    saved = False
+    if request.method == "POST":
+        data = {name: _form_value(request.POST.get(name)) for name in SETTINGS_FIELDS if name in request.POST}
+        if "instructions" in data:
+            data["instructions"] = request.POST["instructions"]
+        serializer = ProjectSerializer(project, data=data, partial=True)
+        if serializer.is_valid():
+            project = services.update_project(project, user=request.user, **serializer.validated_data)
+            saved = True
+        else:
+            errors = {k: " ".join(str(m) for m in v) if isinstance(v, list) else str(v)
+                      for k, v in serializer.errors.items()}
+    values = {name: getattr(project, name) for name in SETTINGS_FIELDS}
+    if request.method == "POST" and errors:
+        values.update({k: request.POST.get(k, "") for k in SETTINGS_FIELDS if k in request.POST})
+    return render(request, "project_settings.html", {
+        "project": project, "values": values, "errors": errors, "saved": saved,
+        "strategies": Strategy.choices,
+    }, status=400 if errors else 200)
+
+
+def _form_value(raw: str | None):
+    """Empty form fields mean "not set" (null)."""
+    return None if raw is None or raw.strip() == "" else raw.strip()
 
 
 def healthz(request):

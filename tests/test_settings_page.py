@@ -1,0 +1,49 @@
+"""The project settings page: admins set routing thresholds with a live band preview."""
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def browser(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_admin_changes_thresholds_on_the_settings_page(admin, project):
+    client = browser(admin)
+    assert client.get(f"/projects/{project.pk}/settings/").status_code == 200
+
+    r = client.post(f"/projects/{project.pk}/settings/", {
+        "auto_accept_threshold": "0.9", "escalation_threshold": "0.4", "audit_rate": "0.1", "overlap": "2",
+        "escalated_overlap": "", "strategy": "margin", "retrain_every": "", "lease_seconds": "300",
+        "instructions": "Be careful.",
+    })
+
+    assert r.status_code == 200 and b"Saved." in r.content
+    project.refresh_from_db()
+    assert (project.auto_accept_threshold, project.escalation_threshold, project.audit_rate, project.overlap,
+            project.strategy, project.instructions) == (0.9, 0.4, 0.1, 2, "margin", "Be careful.")
+
+
+def test_settings_page_refuses_an_escalation_threshold_above_auto_accept(admin, project):
+    r = browser(admin).post(f"/projects/{project.pk}/settings/", {
+        "auto_accept_threshold": "0.5", "escalation_threshold": "0.8", "audit_rate": "0.05"})
+
+    assert r.status_code == 400
+    assert b"Must not be above auto_accept_threshold" in r.content
+    project.refresh_from_db()
+    assert project.auto_accept_threshold is None
+
+
+def test_settings_page_refuses_a_threshold_outside_zero_to_one(admin, project):
+    r = browser(admin).post(f"/projects/{project.pk}/settings/", {"auto_accept_threshold": "1.5"})
+    assert r.status_code == 400 and b"between 0 and 1" in r.content
+
+
+@pytest.mark.parametrize("who", ["annotator", "ml_engineer", "reviewer"])
+def test_settings_page_is_for_admins_only(request, who, project):
+    assert browser(request.getfixturevalue(who)).get(f"/projects/{project.pk}/settings/").status_code == 403
