@@ -17,7 +17,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "task_type", "labels", "instructions", "overlap", "auto_accept_threshold",
             "escalation_threshold", "escalated_overlap", "audit_rate", "strategy", "retrain_every",
-            "lease_seconds", "created_at",
+            "lease_seconds", "model_backend", "model_endpoint", "model_timeout", "created_at",
         ]
         read_only_fields = ["id", "created_at"]
         extra_kwargs = {"instructions": {"required": False}}
@@ -56,6 +56,11 @@ class ProjectSerializer(serializers.ModelSerializer):
         if accept is not None and escalate is not None and escalate > accept:
             raise serializers.ValidationError(
                 {"escalation_threshold": "Must not be above auto_accept_threshold."})
+        if self._merged(attrs, "model_backend") == "http" and not self._merged(attrs, "model_endpoint"):
+            raise serializers.ValidationError({"model_endpoint": "An external model needs its endpoint URL."})
+        timeout = attrs.get("model_timeout")
+        if timeout is not None and not 0 < timeout <= 600:
+            raise serializers.ValidationError({"model_timeout": "Must be between 0 and 600 seconds."})
         overlap = self._merged(attrs, "overlap") or 1
         escalated = self._merged(attrs, "escalated_overlap")
         if escalated is not None and escalated < overlap:

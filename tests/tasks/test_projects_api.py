@@ -340,3 +340,15 @@ def test_lowering_overlap_leaves_an_item_that_already_has_enough_waiting_for_its
     assert item.needed == 2
     r = as_user(annotator2).get(f"/api/projects/{project.pk}/next/")
     assert r.status_code == 200 and r.json()["item"]["id"] == item.pk
+
+
+def test_an_external_model_needs_its_endpoint(as_user, admin, project):
+    r = as_user(admin).patch(f"/api/projects/{project.pk}/", {"model_backend": "http"}, format="json")
+    assert r.status_code == 400 and "model_endpoint" in r.json()
+
+    r = as_user(admin).patch(f"/api/projects/{project.pk}/", {
+        "model_backend": "http", "model_endpoint": "http://127.0.0.1:9/predict", "model_timeout": 5}, format="json")
+    assert r.status_code == 200
+    project.refresh_from_db()
+    assert (project.model_backend, project.model_endpoint, project.model_timeout) == (
+        "http", "http://127.0.0.1:9/predict", 5.0)
