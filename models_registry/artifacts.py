@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -33,5 +32,5 @@ def load(relative: str) -> Any:
         raise BackendError(f"The model file {relative!r} is missing.")
     try:
         return joblib.load(path)
-    except (OSError, EOFError, ValueError, pickle.UnpicklingError, KeyError, IndexError, TypeError) as exc:
-        raise BackendError(f"The model file {relative!r} is corrupt: {exc}") from None
+    except Exception as exc:  # damaged bytes fail to unpickle with nearly anything (struct.error, zlib.error...)
+        raise BackendError(f"The model file {relative!r} is corrupt: {str(exc) or type(exc).__name__}") from None

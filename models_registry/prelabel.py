@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import orjson
 from django.db import connection, transaction
 from django.db.models import Max, Q
@@ -63,8 +62,10 @@ def _external_version(project: Project) -> ModelVersion:
 
 
 def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int | None = None) -> Outcome:
-    """Score and route every target item of the project with its active (or external) model."""
-    rng = np.random.default_rng(seed)
+    """Score and route every target item of the project with its active (or external) model.
+
+    The audit sample is fixed by (item, model version, `seed`), so a re-run changes nothing.
+    """
     thresholds = routing.Thresholds.of(project)
     outcome = Outcome()
     with transaction.atomic():
@@ -90,7 +91,7 @@ def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int |
             if not rows:
                 break
             last_id = rows[-1]["id"]
-            _score_batch(project, mv, backend, model, rows, thresholds, rng, now, outcome)
+            _score_batch(project, mv, backend, model, rows, thresholds, seed or 0, now, outcome)
             if job is not None:
                 jobs.report_progress(job, outcome.scored + outcome.unreadable, total=total)
         audit.record("items.prelabeled", user=user, project=project, model_version=mv.version,
@@ -101,7 +102,7 @@ def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int |
     return outcome
 
 
-def _score_batch(project, mv, backend, model, rows, thresholds, rng, now, outcome: Outcome) -> None:
+def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now, outcome: Outcome) -> None:
     ids = [r["id"] for r in rows]
     data = [r["data"] for r in rows]
     if isinstance(backend, ExternalHTTPBackend):
@@ -109,10 +110,10 @@ def _score_batch(project, mv, backend, model, rows, thresholds, rng, now, outcom
     else:
         result = backend.predict(model, data)
     values, confidence = values_and_confidence(project.task_type, result.classes, result.probs)
-    priority = priorities(project.strategy, result.probs)
+    priority = priorities(project.strategy, result.probs, multi_label=project.task_type == "multi_label")
     # Items nobody has annotated may be accepted by the model; the others only get the
     # prediction, a new priority and, if the model is unsure, more annotations.
-    band = routing.bands(confidence, thresholds, rng)
+    band = routing.bands(confidence, thresholds, draws=routing.audit_draws(ids, salt=mv.pk * 1_000_003 + seed))
     predictions, updates, events = [], [], []
     for k, row in enumerate(rows):
         if not result.ok[k]:

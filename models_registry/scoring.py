@@ -50,9 +50,25 @@ STRATEGIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def priorities(strategy: str, probs: np.ndarray) -> np.ndarray:
-    """Queue priorities of the items whose class probabilities are `probs`."""
+def _per_decision(score: Callable[[np.ndarray], np.ndarray], probs: np.ndarray) -> np.ndarray:
+    """Multi-label: score each column as its own yes/no pair; an item is as uncertain as its least sure one."""
+    n, k = probs.shape
+    if k == 0:
+        return np.zeros(n)
+    pairs = np.stack([probs, 1.0 - probs], axis=2).reshape(n * k, 2)
+    return score(pairs).reshape(n, k).max(axis=1)
+
+
+def priorities(strategy: str, probs: np.ndarray, *, multi_label: bool = False) -> np.ndarray:
+    """Queue priorities of the items whose class probabilities are `probs`.
+
+    With `multi_label`, each column is an independent yes/no probability (rows do not sum to 1),
+    so a row of confident "no"s is certain, not the most uncertain item of all.
+    """
     try:
-        return STRATEGIES[strategy](probs)
+        score = STRATEGIES[strategy]
     except KeyError:
         raise ValueError(f"unknown strategy {strategy!r}; use one of {sorted(STRATEGIES)}") from None
+    if multi_label and score in (least_confidence, margin, entropy):
+        return _per_decision(score, probs)
+    return score(probs)

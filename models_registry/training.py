@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from models_registry import artifacts
 from models_registry.backends import BackendError, builtin_for
+from models_registry.backends.sklearn_common import check_trainable
 from models_registry.evaluation import metrics
 from models_registry.models import ModelVersion
 from tasks import audit, jobs
@@ -19,6 +21,8 @@ from tasks.models import FinalSource, Item, Job, Project
 # Final values that are human (or gold) truth; the model's own acceptances are not.
 TRUTH_SOURCES = (FinalSource.GOLD, FinalSource.CONSENSUS, FinalSource.REVIEWER)
 TRAINABLE_TASKS = ("classification", "multi_label")
+# Labeled items a project needs before it can train (the held-out fifth is fitted on fewer).
+MIN_LABELS = 10
 
 
 def training_set(project: Project) -> tuple[list[dict], list[Any]]:
@@ -47,8 +51,11 @@ def _split(targets: list[Any], multi: bool):
     stratify = None if multi else targets
     try:
         return train_test_split(idx, test_size=0.2, random_state=0, stratify=stratify)
-    except ValueError:  # a class too rare to stratify
-        return train_test_split(idx, test_size=0.2, random_state=0)
+    except ValueError:  # a class too rare to stratify; its only example is needed for training
+        counts = Counter(targets)
+        rare = np.array([counts[t] < 2 for t in targets], dtype=bool)
+        train_idx, test_idx = train_test_split(idx[~rare], test_size=0.2, random_state=0)
+        return np.concatenate([train_idx, idx[rare]]), test_idx
 
 
 def train(project: Project, *, user=None, job: Job | None = None) -> ModelVersion:
@@ -61,6 +68,8 @@ def train(project: Project, *, user=None, job: Job | None = None) -> ModelVersio
     data, targets = training_set(project)
     if not data:
         raise BackendError("Training needs labeled items; the project has no final labels yet.")
+    # The whole label set, before the held-out split: the message counts what the project has.
+    check_trainable(project.task_type, targets, minimum=MIN_LABELS)
     backend = builtin_for(data[0])(project.task_type, list(project.labels))
     train_idx, test_idx = _split(targets, project.task_type == "multi_label")
     # fit raises BackendError for too few labels or a single class.

@@ -35,8 +35,27 @@ class Thresholds:
                    project.overlap, project.effective_escalated_overlap)
 
 
-def bands(confidence: np.ndarray, t: Thresholds, rng: np.random.Generator | None = None) -> np.ndarray:
-    """The band of each item, as an array of `Band` values."""
+def audit_draws(item_ids, salt: int = 0) -> np.ndarray:
+    """A number in [0, 1) per item, fixed by its id and `salt` (splitmix64 of the two).
+
+    Routing an item again with the same model (the same salt) makes the same audit decision, so
+    re-running pre-labeling does not send a further share of the accepted items to review.
+    """
+    x = np.asarray(item_ids, dtype=np.uint64) ^ np.full(len(item_ids), salt & (2**64 - 1), dtype=np.uint64)
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        x = (x ^ (x >> np.uint64(shift))) * np.uint64(factor)  # wraps modulo 2**64, as intended
+    x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def bands(confidence: np.ndarray, t: Thresholds, rng: np.random.Generator | None = None,
+          draws: np.ndarray | None = None) -> np.ndarray:
+    """The band of each item, as an array of `Band` values.
+
+    An accepted item is audited when its draw is below `audit_rate`: `draws` (see `audit_draws`)
+    if given, else fresh numbers from `rng`.
+    """
     confidence = np.asarray(confidence, dtype=float)
     out = np.full(len(confidence), Band.NORMAL.value, dtype=object)
     if t.escalation is not None:
@@ -45,7 +64,7 @@ def bands(confidence: np.ndarray, t: Thresholds, rng: np.random.Generator | None
         accepted = confidence >= t.auto_accept
         out[accepted] = Band.AUTO_ACCEPT.value
         if t.audit_rate > 0:
-            draw = (rng or np.random.default_rng()).random(len(confidence))
+            draw = draws if draws is not None else (rng or np.random.default_rng()).random(len(confidence))
             out[accepted & (draw < t.audit_rate)] = Band.AUDIT.value
     return out
 

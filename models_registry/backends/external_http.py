@@ -59,7 +59,9 @@ class ExternalHTTPBackend(Backend):
         seen = np.zeros(len(ids), dtype=bool)
         for k, p in enumerate(predictions):
             where = f"predictions[{k}]"
-            if not isinstance(p, dict) or p.get("id") not in row_of or not isinstance(p.get("scores"), dict):
+            # Ids are ints; anything else (a list, say) would not even be a dict key.
+            if not isinstance(p, dict) or not isinstance(p.get("id"), int) or p["id"] not in row_of \
+                    or not isinstance(p.get("scores"), dict):
                 raise BackendError(f"{where}: needs the 'id' of an item that was sent and a 'scores' object.")
             row = row_of[p["id"]]
             for label, score in p["scores"].items():

@@ -32,7 +32,8 @@ def encode_targets(task_type: str, labels: list[str], targets: list[Any]):
     return np.asarray(targets)
 
 
-def check_trainable(task_type: str, targets: list[Any], minimum: int = 10) -> None:
+def check_trainable(task_type: str, targets: list[Any], minimum: int = 2) -> None:
+    """Raise `BackendError` unless `targets` are enough to fit a model (at least `minimum`, two classes)."""
     if len(targets) < minimum:
         raise BackendError(f"Training needs at least {minimum} labeled items; the project has {len(targets)}.")
     if task_type != "multi_label" and len(set(targets)) < 2:
