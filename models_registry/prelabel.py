@@ -87,7 +87,7 @@ def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int |
         now = timezone.now()
         while True:
             rows = list(targets(project).filter(id__gt=last_id).order_by("id").values(
-                "id", "data", "status", "annotation_count", "needed")[:BATCH])
+                "id", "data", "status", "annotation_count", "needed", "final_value")[:BATCH])
             if not rows:
                 break
             last_id = rows[-1]["id"]
@@ -110,7 +110,11 @@ def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now, 
     else:
         result = backend.predict(model, data)
     values, confidence = values_and_confidence(project.task_type, result.classes, result.probs)
-    priority = priorities(project.strategy, result.probs, multi_label=project.task_type == "multi_label")
+    if project.strategy == "random":
+        # A random order that stays put when pre-labeling runs again.
+        priority = routing.audit_draws(ids, salt=0x5EED)
+    else:
+        priority = priorities(project.strategy, result.probs, multi_label=project.task_type == "multi_label")
     # Items nobody has annotated may be accepted by the model; the others only get the
     # prediction, a new priority and, if the model is unsure, more annotations.
     band = routing.bands(confidence, thresholds, draws=routing.audit_draws(ids, salt=mv.pk * 1_000_003 + seed))
@@ -141,7 +145,9 @@ def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now, 
             # Accepted, and a reviewer checks it: the model's value stands until they decide.
             update.update(status=ItemStatus.IN_REVIEW, final_value=values[k], final_source=FinalSource.MODEL,
                           final_at=now, review_reason=ReviewReason.AUDIT)
-        if b in (routing.Band.AUTO_ACCEPT, routing.Band.AUDIT):
+        unchanged = (b == routing.Band.AUTO_ACCEPT and row["status"] == ItemStatus.AUTO_ACCEPTED
+                     and row["final_value"] == values[k])
+        if b in (routing.Band.AUTO_ACCEPT, routing.Band.AUDIT) and not unchanged:
             events.append(AuditEvent(project_id=project.pk, item_id=row["id"], action="final.set",
                                      payload={"value": values[k], "source": FinalSource.MODEL,
                                               "model_version": mv.version, "confidence": round(conf, 6),

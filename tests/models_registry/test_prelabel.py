@@ -328,3 +328,16 @@ def test_a_broken_image_is_skipped_not_fatal(admin):
         assert (item.status, item.prediction) == (ItemStatus.NEW, None)
     assert not Prediction.objects.filter(item__in=broken).exists()
     assert Item.objects.filter(project=project, prediction__isnull=False).count() == 20
+
+
+
+def test_a_second_run_records_no_new_decisions_for_items_it_already_accepted(routed_project):
+    stub_model(routed_project)
+    items_with(routed_project, *[[0.99, 0.01]] * 20, *[[0.6, 0.4]] * 5)
+    prelabel(routed_project)
+    decisions = AuditEvent.objects.filter(project=routed_project, action="final.set").count()
+    assert decisions > 0
+
+    prelabel(routed_project)
+
+    assert AuditEvent.objects.filter(project=routed_project, action="final.set").count() == decisions
