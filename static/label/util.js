@@ -1,0 +1,121 @@
+// Small helpers shared by the labeling screen's modules. No framework.
+
+/** Create an element: h("button", {class: "x", onclick: f}, "text", child). */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else if (k === "style" && typeof v === "object") for (const [p, x] of Object.entries(v)) el.style.setProperty(p, x);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+/**
+ * Keys for the labels: the labels themselves when every label is one digit (a digits project:
+ * key 7 means label "7"), else 1-9 then 0 for the tenth. Labels past the tenth have no key.
+ */
+export function labelKeys(labels) {
+  const digits = labels.length > 0 && labels.every((l) => /^[0-9]$/.test(l)) && new Set(labels).size === labels.length;
+  const keys = new Map();
+  labels.forEach((label, i) => {
+    if (digits) keys.set(label, label);
+    else if (i < 9) keys.set(label, String(i + 1));
+    else if (i === 9) keys.set(label, "0");
+  });
+  return keys;
+}
+
+/** The label whose key is `key`, or undefined. */
+export function labelForKey(keys, key) {
+  for (const [label, k] of keys) if (k === key) return label;
+  return undefined;
+}
+
+/** A stable colour per label index, readable as a border on white and under white text. */
+const PALETTE = ["#0b57d0", "#b3261e", "#1a7f37", "#8250df", "#bc4c00", "#0e7490", "#a21caf", "#4d5b0f", "#9a3412", "#334155"];
+export function labelColor(labels, label) {
+  const i = labels.indexOf(label);
+  return PALETTE[(i < 0 ? labels.length : i) % PALETTE.length];
+}
+
+/** "87%" from a confidence in [0, 1]; "" when there is none. */
+export function percent(confidence) {
+  return typeof confidence === "number" && isFinite(confidence) ? `${Math.round(confidence * 100)}%` : "";
+}
+
+/**
+ * Field errors of a 400 answer ({"value.spans[0].end": ["..."]}) as [[path, message], ...].
+ * DRF may nest ({"value": {"label": [..]}}); flatten to the same dotted paths.
+ */
+export function flattenErrors(body, prefix = "") {
+  const out = [];
+  if (typeof body === "string") return [[prefix || "detail", body]];
+  if (Array.isArray(body)) {
+    for (const m of body) {
+      if (typeof m === "string") out.push([prefix || "detail", m]);
+      else out.push(...flattenErrors(m, prefix));
+    }
+    return out;
+  }
+  if (body && typeof body === "object") {
+    for (const [k, v] of Object.entries(body)) out.push(...flattenErrors(v, prefix ? `${prefix}.${k}` : k));
+  }
+  return out;
+}
+
+/** Errors whose path starts with `prefix` (e.g. "value.boxes[2]"), as one message. */
+export function errorsUnder(errors, prefix) {
+  return errors
+    .filter(([path]) => path === prefix || path.startsWith(prefix + ".") || path.startsWith(prefix + "["))
+    .map(([path, msg]) => `${path}: ${msg}`)
+    .join(" ");
+}
+
+/**
+ * Load an image; resolves with the <img> (decoded) or rejects with a readable reason.
+ * Used to prefetch the next item's image so that it shows at once.
+ */
+export function loadImage(url) {
+  const img = new Image();
+  img.decoding = "async";
+  const ready = new Promise((resolve, reject) => {
+    img.onload = () => {
+      if (!img.naturalWidth || !img.naturalHeight) reject(new Error("the image is empty"));
+      else img.decode().then(() => resolve(img), () => resolve(img));
+    };
+    img.onerror = () => reject(new Error("the file is missing or is not an image the browser can read"));
+  });
+  img.src = url;
+  ready.catch(() => {}); // handled where it is shown
+  return { img, ready, url };
+}
+
+/**
+ * Show `handle` (from loadImage) in `slot`; calls onReady(img) or onError(message). An item
+ * without an image URL, or with a broken one, gets a clear message: the annotator can skip it.
+ */
+export function showImage(slot, handle, onReady, onError) {
+  const fail = (why) => {
+    const msg = `This item's image cannot be shown: ${why}. Press s to skip it.`;
+    slot.replaceChildren(h("p", { class: "lb-bad-item error", role: "alert" }, msg));
+    onError(msg);
+  };
+  if (!handle) { fail("the item has no image"); return; }
+  const put = (img) => {
+    img.alt = "Image to label";
+    slot.replaceChildren(img);
+    onReady(img);
+  };
+  if (handle.img.complete && handle.img.naturalWidth) { put(handle.img); return; }
+  slot.replaceChildren(h("p", { class: "muted" }, "Loading image…"));
+  handle.ready.then(put, (err) => fail(err.message));
+}
