@@ -18,6 +18,7 @@ from tasks.api import (
     NextView,
     ProjectDetailView,
     ProjectListView,
+    ReleaseView,
 )
 
 api = [
@@ -40,6 +41,7 @@ api = [
     path("items/<int:pk>/", ItemDetailView.as_view(), name="api-item"),
     path("items/<int:pk>/annotations/", AnnotationsView.as_view(), name="api-annotations"),
     path("items/<int:pk>/annotations/undo/", UndoView.as_view(), name="api-undo"),
+    path("items/<int:pk>/release/", ReleaseView.as_view(), name="api-release"),
     path("jobs/<int:pk>/", JobView.as_view(), name="api-job"),
     path("jobs/<int:pk>/retry/", JobRetryView.as_view(), name="api-job-retry"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

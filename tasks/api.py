@@ -15,7 +15,7 @@ from accounts.models import User
 from accounts.serializers import UserSerializer
 from hitl.parsers import LimitedJSONParser
 from tasks import jobs, queue, services
-from tasks.access import check_role, get_job, get_project, visible_projects
+from tasks.access import check_role, get_item, get_job, get_project, visible_projects
 from tasks.importing import import_records, import_upload, schema_of
 from tasks.models import ItemStatus, Job, Membership
 from tasks.records import decode_array, iter_array
@@ -182,6 +182,16 @@ class NextView(APIView):
             "prediction": lease.item.prediction,
             "lease_expires_at": lease.expires_at,
         })
+
+
+class ReleaseView(APIView):
+    """Give back the caller's lease on an item (a prefetched item the annotator will not see)."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, pk):
+        item = get_item(request.user, pk)
+        queue.release(item, request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class JobView(generics.RetrieveAPIView):

@@ -507,6 +507,14 @@ async function start() {
     if (document.hidden) leave(state.current);
     else if (state.current.shownAt === null) state.current.shownAt = performance.now();
   });
+  window.addEventListener("pagehide", () => {
+    // Prefetched items were never shown: hand their leases back so others need not wait them out.
+    for (const entry of state.ahead) {
+      fetch(`${cfg.api}/items/${entry.item.id}/release/`, {
+        method: "POST", keepalive: true, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
+      }).catch(() => {});
+    }
+  });
   window.addEventListener("beforeunload", (e) => {
     if (state.outbox.length) { saveOutbox(); e.preventDefault(); e.returnValue = ""; }
   });

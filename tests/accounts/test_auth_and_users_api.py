@@ -37,6 +37,13 @@ ENDPOINTS = [
     ("get", "/api/items/1/"),
     ("get", "/api/items/1/annotations/"),
     ("post", "/api/items/1/annotations/"),
+    ("post", "/api/items/1/annotations/undo/"),
+    ("post", "/api/items/1/release/"),
+    ("post", "/api/projects/1/train/"),
+    ("get", "/api/projects/1/models/"),
+    ("post", "/api/projects/1/prelabel/"),
+    ("get", "/api/projects/1/routing-preview/"),
+    ("post", "/api/models/1/activate/"),
     ("get", "/api/jobs/1/"),
     ("post", "/api/jobs/1/retry/"),
 ]

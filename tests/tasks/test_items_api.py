@@ -505,3 +505,14 @@ def test_annotators_do_not_see_gold_answers_but_reviewers_do(as_user, annotator,
         seen = seen["results"][0] if "results" in seen else seen
         assert seen["final"] is None
     assert as_user(reviewer).get(f"/api/items/{item.pk}/").json()["final"]["source"] == "gold"
+
+
+def test_a_released_lease_lets_someone_else_take_the_item(as_user, annotator, annotator2, project):
+    [item] = make_items(project, 1)
+    assert as_user(annotator).get(f"/api/projects/{project.pk}/next/").json()["item"]["id"] == item.pk
+    assert as_user(annotator2).get(f"/api/projects/{project.pk}/next/").status_code == 204
+
+    assert as_user(annotator).post(f"/api/items/{item.pk}/release/").status_code == 204
+
+    assert as_user(annotator2).get(f"/api/projects/{project.pk}/next/").json()["item"]["id"] == item.pk
+    assert not Assignment.objects.filter(item=item, user=annotator).exists()

@@ -173,3 +173,23 @@ def test_submit_to_next_item_latency_on_a_benchmark_sized_project(labeler):
     assert len(stored(ann)) == 60
     measured = ui.record_latency(f"classification, benchmark-sized project ({n} items)")
     assert sum(m["prefetched"] for m in measured) >= 40  # measured, not asserted: timings depend on the machine
+
+
+def test_leaving_the_page_hands_back_the_prefetched_item(labeler):
+    from tasks.models import Assignment
+
+    admin = make_user("alice", Role.ADMIN)
+    ann = make_user("ann", Role.ANNOTATOR)
+    project = make_project(admin, [ann], labels=["fresh", "rotten"])
+    first, second, _ = make_items(project, 3)
+
+    ui = labeler(ann, project)
+    ui.expect_item(first)
+    ui.page.wait_for_function("window.hitl.state.ahead.length > 0")
+    assert Assignment.objects.filter(user=ann, item=second).exists()
+
+    ui.page.goto(ui.page.url.split("/projects/")[0] + "/")
+    ui.page.wait_for_timeout(300)
+
+    held = set(Assignment.objects.filter(user=ann).values_list("item_id", flat=True))
+    assert held == {first.pk}, "the item on screen stays leased; the prefetched one is released"
