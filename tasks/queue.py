@@ -10,11 +10,13 @@ Correctness under concurrency:
 """
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tasks.models import LABELABLE, Assignment, Item, LeaseState, Project
@@ -51,6 +53,17 @@ _RECHECK_SQL = f"SELECT 1 FROM tasks_item i WHERE i.id = %(item)s AND {_OPEN_FOR
 _MAX_WAITS = 20
 
 
+# Gold (honeypot) items the caller has not had yet, in import order. A gold item goes to every
+# annotator once, so it has no capacity to guard and needs no lock.
+_GOLD_SQL = """
+SELECT i.id FROM tasks_item i
+WHERE i.project_id = %(project)s AND i.gold IS NOT NULL {exclude}
+  AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.item_id = i.id AND a.user_id = %(user)s)
+ORDER BY i.id
+LIMIT 1
+"""
+
+
 @dataclass(frozen=True)
 class Lease:
     item: Item
@@ -58,22 +71,28 @@ class Lease:
     resumed: bool  # the caller already held this lease
 
 
+def _first(sql: str, params: dict, exclude: list[int], **parts: str) -> int | None:
+    """Run a queue query with the `exclude` list bound as parameters; the first id or None."""
+    names = []
+    for n, item_id in enumerate(exclude):
+        params[f"x{n}"] = item_id
+        names.append(f"%(x{n})s")
+    excl = f"AND i.id NOT IN ({', '.join(names)})" if names else ""
+    with connection.cursor() as cur:
+        cur.execute(sql.format(exclude=excl, **parts), params)
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
 def _candidate(project: Project, user, now: datetime, exclude: list[int], *, lock: bool = True) -> int | None:
     """The first item the caller may take; with `lock`, locked and skipping rows others hold."""
     lock = lock and connection.features.has_select_for_update_skip_locked
-    lock = "FOR UPDATE OF i SKIP LOCKED" if lock else ""
-    params: dict = {"project": project.pk, "user": user.pk, "now": now}
-    excl = ""
-    if exclude:
-        names = []
-        for n, item_id in enumerate(exclude):
-            params[f"x{n}"] = item_id
-            names.append(f"%(x{n})s")
-        excl = f"AND i.id NOT IN ({', '.join(names)})"
-    with connection.cursor() as cur:
-        cur.execute(_CANDIDATE_SQL.format(exclude=excl, lock=lock), params)
-        row = cur.fetchone()
-    return row[0] if row else None
+    return _first(_CANDIDATE_SQL, {"project": project.pk, "user": user.pk, "now": now}, exclude,
+                  lock="FOR UPDATE OF i SKIP LOCKED" if lock else "")
+
+
+def _gold(project: Project, user, exclude: list[int]) -> int | None:
+    return _first(_GOLD_SQL, {"project": project.pk, "user": user.pk}, exclude)
 
 
 def _still_open(item_id: int, user, now: datetime) -> bool:
@@ -85,8 +104,8 @@ def _still_open(item_id: int, user, now: datetime) -> bool:
 def _open_lease(project: Project, user, now: datetime, exclude: list[int]) -> Assignment | None:
     return (
         Assignment.objects.filter(
+            Q(item__status__in=LABELABLE) | Q(item__gold__isnull=False),
             project=project, user=user, state=LeaseState.LEASED, expires_at__gt=now,
-            item__status__in=LABELABLE,
         )
         .exclude(item_id__in=exclude)
         .select_related("item")
@@ -108,6 +127,10 @@ def next_item(project: Project, user, *, exclude: list[int] | None = None, max_t
         held = _open_lease(project, user, now, exclude)
         if held is not None:
             return Lease(item=held.item, expires_at=held.expires_at, resumed=True)
+        if project.gold_rate and random.random() < project.gold_rate:
+            gold_id = _gold(project, user, exclude)
+            if gold_id is not None:
+                return _lease(project, user, gold_id, now, expires)
         skipped: list[int] = []
         waits = 0
         for _ in range(max_tries + _MAX_WAITS):
@@ -123,15 +146,18 @@ def next_item(project: Project, user, *, exclude: list[int] | None = None, max_t
             if not _still_open(item_id, user, now):
                 skipped.append(item_id)  # lost a race for its last place; take the next one
                 continue
-            renewed = Assignment.objects.filter(item_id=item_id, user=user).update(
-                state=LeaseState.LEASED, leased_at=now, expires_at=expires, finished_at=None
-            )
-            if not renewed:
-                Assignment.objects.create(
-                    project=project, item_id=item_id, user=user, leased_at=now, expires_at=expires
-                )
-            return Lease(item=Item.objects.get(pk=item_id), expires_at=expires, resumed=False)
+            return _lease(project, user, item_id, now, expires)
     return None
+
+
+def _lease(project: Project, user, item_id: int, now: datetime, expires: datetime) -> Lease:
+    """Lease the item to the user (renewing their expired lease on it, if any)."""
+    renewed = Assignment.objects.filter(item_id=item_id, user=user).update(
+        state=LeaseState.LEASED, leased_at=now, expires_at=expires, finished_at=None
+    )
+    if not renewed:
+        Assignment.objects.create(project=project, item_id=item_id, user=user, leased_at=now, expires_at=expires)
+    return Lease(item=Item.objects.get(pk=item_id), expires_at=expires, resumed=False)
 
 
 def release(item: Item, user) -> int:
