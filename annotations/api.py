@@ -9,13 +9,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import permissions
-from annotations import exporting
+from annotations import exporting, review
 from annotations.models import Annotation, ReviewDecision
-from annotations.serializers import AnnotationInputSerializer, AnnotationSerializer, ItemDetailSerializer
+from annotations.serializers import (
+    AnnotationInputSerializer,
+    AnnotationSerializer,
+    ItemDetailSerializer,
+    ReviewDecisionSerializer,
+)
 from annotations.services import Submission, submit_annotation, undo_annotation
 from tasks.access import check_role, get_item, get_project
 from tasks.models import ItemStatus
-from tasks.serializers import QueueItemSerializer
+from tasks.serializers import ItemSerializer, QueueItemSerializer, final_of
 
 UndoResponse = inline_serializer("Undone", {
     "item": QueueItemSerializer(), "prediction": serializers.JSONField(allow_null=True),
@@ -102,3 +107,55 @@ class ExportView(APIView):
         response = StreamingHttpResponse(chunks, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="project-{project.pk}.{fmt}"'
         return response
+
+
+ReviewTaskResponse = inline_serializer("ReviewTask", {
+    "item": ItemSerializer(), "annotations": AnnotationSerializer(many=True),
+    "prediction": serializers.JSONField(allow_null=True), "reason": serializers.CharField(),
+    "final": serializers.JSONField(allow_null=True), "lease_expires_at": serializers.DateTimeField()})
+
+ReviewInput = inline_serializer("ReviewInput", {
+    "value": serializers.JSONField(), "note": serializers.CharField(required=False, allow_blank=True)})
+
+ReviewResponse = inline_serializer("Reviewed", {"item": ItemSerializer(), "decision": ReviewDecisionSerializer()})
+
+
+class ReviewInputSerializer(serializers.Serializer):
+    value = serializers.JSONField(required=True, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+
+
+class ReviewNextView(APIView):
+    """Lease the caller the oldest in-review item of a project, with everything needed to decide it."""
+
+    @extend_schema(responses={200: ReviewTaskResponse, 204: None})
+    def get(self, request, pk):
+        task = review.next_for_review(request.user, pk)
+        if task is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        item = task.item
+        return Response({
+            "item": ItemSerializer(item, context={"request": request}).data,
+            "annotations": AnnotationSerializer(task.annotations, many=True).data,
+            "prediction": item.prediction,
+            "reason": item.review_reason,
+            "final": final_of(item, request),
+            "lease_expires_at": task.expires_at,
+        })
+
+
+class ReviewView(APIView):
+    """Decide an in-review item: the value becomes final with source "reviewer"."""
+
+    @extend_schema(request=ReviewInput, responses={200: ReviewResponse, 409: None})
+    def post(self, request, pk):
+        # 404 and 403 before 400, as everywhere: the body is checked only for those who may review.
+        get_item(request.user, pk)
+        check_role(request.user, permissions.REVIEW, "review items")
+        serializer = ReviewInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        decision = review.do_review(request.user, pk, **serializer.validated_data)
+        return Response({
+            "item": ItemSerializer(decision.item, context={"request": request}).data,
+            "decision": ReviewDecisionSerializer(decision).data,
+        })

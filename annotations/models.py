@@ -34,6 +34,9 @@ class ReviewDecision(models.Model):
     value = models.JSONField()
     note = models.TextField(blank=True, default="")
     reason = models.CharField(max_length=16, blank=True, default="")
+    # Who the decision corrected: {"annotators": [user ids whose value differed], "agreed": [user ids],
+    # "model": true/false, or null when the item had no prediction}.
+    corrections = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,3 +45,19 @@ class ReviewDecision(models.Model):
 
     def __str__(self) -> str:
         return f"review {self.pk} on {self.item_id}"
+
+
+class ReviewLease(models.Model):
+    """An in-review item handed to one reviewer until `expires_at`, so two never decide it at once."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="review_lease")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["reviewer", "project", "expires_at"], name="review_lease_open")]
+
+    def __str__(self) -> str:
+        return f"review lease of {self.item_id} -> {self.reviewer_id}"

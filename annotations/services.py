@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.exceptions import APIException, ValidationError
 
 from accounts import permissions
-from annotations.consensus import unanimous
+from annotations.consensus import decide
 from annotations.models import Annotation
 from tasks import audit
 from tasks.access import check_role, get_item
@@ -84,10 +84,14 @@ def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
 
 def settle(item: Item) -> None:
     """Decide an item that has all its annotations. Call while holding its row lock."""
+    project = item.project
     values = list(Annotation.objects.filter(item=item, skipped=False).order_by("id").values_list("value", flat=True))
-    outcome = unanimous(values)
+    outcome = decide(project.task_type, values, iou=project.consensus_iou)
     if outcome.agreed:
         set_final(item, outcome.value, FinalSource.CONSENSUS, reason=f"{len(values)} annotators agreed")
+    elif item.needed > project.overlap:
+        # Routed for more annotations because the model was unsure, and still disputed.
+        send_to_review(item, ReviewReason.ESCALATED)
     else:
         send_to_review(item, ReviewReason.DISAGREEMENT)
 
@@ -121,12 +125,12 @@ def undo_annotation(user, item_id: int) -> Undone:
             raise TooLateToUndo("You have no annotation of this item to undo.")
         if (now - annotation.created_at).total_seconds() > item.project.lease_seconds:
             raise TooLateToUndo("Too late to undo: the annotation is older than the lease time.")
-        if item.final_source in (FinalSource.REVIEWER, FinalSource.GOLD) or item.review_decisions.exists():
+        if item.final_source == FinalSource.REVIEWER or item.review_decisions.exists():
             raise TooLateToUndo("Too late to undo: the item has been reviewed.")
         annotation.delete()
         if not annotation.skipped:
             item.annotation_count = max(item.annotation_count - 1, 0)
-        if item.status not in LABELABLE:
+        if item.status not in LABELABLE and item.final_source != FinalSource.GOLD:
             reopen(item)
         item.save(update_fields=["annotation_count", "status", "final_value", "final_source", "final_at",
                                  "final_by", "review_reason", "updated_at"])

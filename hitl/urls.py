@@ -5,7 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api import MeView, TokenView, UsersView
-from annotations.api import AnnotationsView, ExportView, ItemDetailView, UndoView
+from annotations.api import AnnotationsView, ExportView, ItemDetailView, ReviewNextView, ReviewView, UndoView
+from annotations.stats_api import StatsView
 from hitl import views
 from models_registry.api import ActivateView, ModelListView, PrelabelView, RoutingPreviewView, TrainView
 from tasks.api import (
@@ -33,6 +34,8 @@ api = [
     path("projects/<int:pk>/items/", ItemListView.as_view(), name="api-items"),
     path("projects/<int:pk>/next/", NextView.as_view(), name="api-next"),
     path("projects/<int:pk>/export/", ExportView.as_view(), name="api-export"),
+    path("projects/<int:pk>/review/next/", ReviewNextView.as_view(), name="api-review-next"),
+    path("projects/<int:pk>/stats/", StatsView.as_view(), name="api-stats"),
     path("projects/<int:pk>/train/", TrainView.as_view(), name="api-train"),
     path("projects/<int:pk>/models/", ModelListView.as_view(), name="api-models"),
     path("projects/<int:pk>/prelabel/", PrelabelView.as_view(), name="api-prelabel"),
@@ -41,6 +44,7 @@ api = [
     path("items/<int:pk>/", ItemDetailView.as_view(), name="api-item"),
     path("items/<int:pk>/annotations/", AnnotationsView.as_view(), name="api-annotations"),
     path("items/<int:pk>/annotations/undo/", UndoView.as_view(), name="api-undo"),
+    path("items/<int:pk>/review/", ReviewView.as_view(), name="api-review"),
     path("items/<int:pk>/release/", ReleaseView.as_view(), name="api-release"),
     path("jobs/<int:pk>/", JobView.as_view(), name="api-job"),
     path("jobs/<int:pk>/retry/", JobRetryView.as_view(), name="api-job-retry"),

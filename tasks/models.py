@@ -32,9 +32,13 @@ class Project(models.Model):
     escalation_threshold = models.FloatField(null=True, blank=True)
     escalated_overlap = models.PositiveSmallIntegerField(null=True, blank=True)
     audit_rate = models.FloatField(default=0.05)
+    # Spans and boxes of different annotators match when their IoU is at least this (consensus).
+    consensus_iou = models.FloatField(default=0.5)
     strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.LEAST_CONFIDENCE)
     retrain_every = models.PositiveIntegerField(null=True, blank=True)
     lease_seconds = models.PositiveIntegerField(default=600)
+    # Share of `next` calls that hand out a gold (honeypot) item the annotator has not had yet.
+    gold_rate = models.FloatField(default=0.1)
     # Where predictions come from: the built-in models, or a team's own model over HTTP.
     model_backend = models.CharField(max_length=16, choices=[("builtin", "built-in"), ("http", "HTTP endpoint")],
                                      default="builtin")
@@ -135,6 +139,7 @@ class Item(models.Model):
                 condition=Q(status__in=["new", "queued"]),
             ),
             models.Index(fields=["project", "status", "id"], name="item_project_status"),
+            models.Index(fields=["project", "id"], name="item_gold", condition=Q(gold__isnull=False)),
         ]
         constraints = [
             # NULL (no external id) never collides.

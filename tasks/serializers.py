@@ -16,8 +16,8 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "name", "task_type", "labels", "instructions", "overlap", "auto_accept_threshold",
-            "escalation_threshold", "escalated_overlap", "audit_rate", "strategy", "retrain_every",
-            "lease_seconds", "model_backend", "model_endpoint", "model_timeout", "created_at",
+            "escalation_threshold", "escalated_overlap", "audit_rate", "consensus_iou", "strategy", "retrain_every",
+            "lease_seconds", "model_backend", "model_endpoint", "model_timeout", "gold_rate", "created_at",
         ]
         read_only_fields = ["id", "created_at"]
         extra_kwargs = {"instructions": {"required": False}}
@@ -45,12 +45,13 @@ class ProjectSerializer(serializers.ModelSerializer):
         if self.instance is not None and "task_type" in attrs and attrs["task_type"] != self.instance.task_type:
             if self.instance.items.exists():
                 raise serializers.ValidationError({"task_type": "Cannot change the task type of a project with items."})
-        for name in ("auto_accept_threshold", "escalation_threshold", "audit_rate"):
+        for name in ("auto_accept_threshold", "escalation_threshold", "audit_rate", "gold_rate", "consensus_iou"):
             value = attrs.get(name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise serializers.ValidationError({name: "Must be between 0 and 1."})
-        if "audit_rate" in attrs and attrs["audit_rate"] is None:
-            raise serializers.ValidationError({"audit_rate": "Must be between 0 and 1."})
+        for name in ("audit_rate", "consensus_iou"):
+            if name in attrs and attrs[name] is None:
+                raise serializers.ValidationError({name: "Must be between 0 and 1."})
         accept = self._merged(attrs, "auto_accept_threshold")
         escalate = self._merged(attrs, "escalation_threshold")
         if accept is not None and escalate is not None and escalate > accept:
@@ -100,11 +101,17 @@ def final_of(item: Item, request=None) -> dict | None:
 
 
 class QueueItemSerializer(serializers.ModelSerializer):
-    """What an annotator sees of an item."""
+    """What an annotator sees of an item; a gold item looks like any other waiting one."""
 
     class Meta:
         model = Item
         fields = ["id", "external_id", "data", "status"]
+
+    def to_representation(self, item: Item) -> dict:
+        data = super().to_representation(item)
+        if item.gold is not None:
+            data["status"] = "queued"
+        return data
 
 
 class JobSerializer(serializers.ModelSerializer):
