@@ -1,0 +1,213 @@
+"""A project's quality figures: counts, agreement, truth inference, annotators, routing, model.
+
+Set-based: a handful of aggregate queries plus one streamed pass over the annotations (joined to
+their item's final and gold values in SQL), never a query per item or per annotator. The
+arithmetic lives in the pure `annotations.agreement`.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Hashable
+from typing import Any
+
+from django.db.models import Avg, Count, Q
+
+from annotations import agreement
+from annotations.models import Annotation, ReviewDecision
+from models_registry.models import ModelVersion
+from tasks.models import FinalSource, Item, ItemStatus, Project, ReviewReason, TaskType
+
+CHUNK = 2000
+# Final values that stand for the truth when scoring annotators; a model's auto-accepted value does not.
+TRUSTED_SOURCES = (FinalSource.CONSENSUS, FinalSource.REVIEWER, FinalSource.GOLD)
+# Task types whose value is one nominal category, so alpha, kappa and Dawid–Skene apply.
+NOMINAL = {TaskType.CLASSIFICATION: "label", TaskType.PAIRWISE: "choice"}
+PAIRWISE_CHOICES = ["a", "b", "tie"]
+
+
+def category(task_type: str, value: Any) -> str | None:
+    """The nominal category of a value (classification label, pairwise choice); None if it has none."""
+    key = NOMINAL.get(task_type)
+    if key is None or not isinstance(value, dict):
+        return None
+    found = value.get(key)
+    return found if isinstance(found, str) else None
+
+
+def comparable(task_type: str, value: Any) -> Hashable | None:
+    """A key equal for two values that mean the same answer; None where exact matching means nothing.
+
+    Spans and boxes agree by overlap, not equality, so they get None (not scored here).
+    """
+    if value is None:
+        return None
+    if task_type in NOMINAL:
+        return category(task_type, value)
+    if task_type == TaskType.MULTI_LABEL:
+        labels = value.get("labels") if isinstance(value, dict) else None
+        return tuple(sorted(labels)) if isinstance(labels, list) else None
+    return None
+
+
+def project_stats(project: Project) -> dict[str, Any]:
+    """Every quality figure of `project`, as plain JSON-ready data. Never fails on sparse data."""
+    task_type = project.task_type
+    labels = PAIRWISE_CHOICES if task_type == TaskType.PAIRWISE else list(project.labels or [])
+    counts, total = _counts(project)
+    annotators = _annotator_counts(project)
+
+    ratings: list[agreement.Rating] = []
+    final_of: dict[int, str] = {}  # item -> trusted final category (nominal types)
+    vs_final: list[tuple[str, str]] = []  # (annotator label, final label)
+    hits: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # user -> [final hit, final n, gold hit, gold n]
+    scorable = task_type in NOMINAL or task_type == TaskType.MULTI_LABEL
+    rows = (Annotation.objects.filter(project=project, skipped=False)
+            .values_list("item_id", "user_id", "value", "item__final_value", "item__final_source", "item__gold")
+            .order_by("id").iterator(chunk_size=CHUNK))
+    for item_id, user_id, value, final_value, final_source, gold in rows:
+        given = comparable(task_type, value)
+        if task_type in NOMINAL and given is not None:
+            ratings.append((item_id, user_id, given))
+        if not scorable or given is None:
+            continue
+        score = hits[user_id]
+        final = comparable(task_type, final_value) if final_source in TRUSTED_SOURCES else None
+        if final is not None:
+            score[0] += given == final
+            score[1] += 1
+            if task_type in NOMINAL:
+                final_of[item_id] = final
+                vs_final.append((given, final))
+        truth = comparable(task_type, gold)
+        if truth is not None:
+            score[2] += given == truth
+            score[3] += 1
+
+    for user_id, row in annotators.items():
+        hit = hits.get(user_id)
+        row["agreement_with_final"] = agreement.share(hit[0], hit[1]) if hit else None
+        row["final_items"] = hit[1] if hit else 0
+        row["gold_accuracy"] = agreement.share(hit[2], hit[3]) if hit else None
+        row["gold_items"] = hit[3] if hit else 0
+
+    stats: dict[str, Any] = {
+        "task_type": task_type,
+        "items": total,
+        "counts": counts,
+        "annotations": sum(r["annotations"] for r in annotators.values()),
+    }
+    stats.update(_agreement_and_inference(task_type, labels, ratings, final_of, annotators))
+    stats["confusion"] = agreement.confusion(vs_final, labels) if task_type in NOMINAL else None
+    stats["annotators"] = sorted(annotators.values(), key=lambda r: r["username"])
+    stats["review_queue"] = _review_queue(project)
+    stats["routing"] = _routing(project, total)
+    stats["model"] = _model(project)
+    if not scorable:
+        stats["annotators_note"] = (f"{task_type} values agree by overlap, not equality; agreement with final "
+                                    "values and gold accuracy are not scored for them.")
+    return stats
+
+
+def _counts(project: Project) -> tuple[dict[str, int], int]:
+    by_status = dict.fromkeys(ItemStatus.values, 0)
+    for status, n in Item.objects.filter(project=project).values_list("status").annotate(n=Count("id")).order_by():
+        by_status[status] = n
+    return by_status, sum(by_status.values())
+
+
+def _annotator_counts(project: Project) -> dict[int, dict[str, Any]]:
+    """user id -> {username, annotations, skips, mean_lead_time}, from one GROUP BY query."""
+    rows = (Annotation.objects.filter(project=project).values("user_id", "user__username")
+            .annotate(annotations=Count("id", filter=Q(skipped=False)), skips=Count("id", filter=Q(skipped=True)),
+                      mean_lead_time=Avg("lead_time", filter=Q(skipped=False)))
+            .order_by())
+    return {r["user_id"]: {"user_id": r["user_id"], "username": r["user__username"], "annotations": r["annotations"],
+                           "skips": r["skips"], "mean_lead_time": r["mean_lead_time"]} for r in rows}
+
+
+def _agreement_and_inference(task_type: str, labels: list[str], ratings: list[agreement.Rating],
+                             final_of: dict[int, str], annotators: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"agreement": None, "truth_inference": None}
+    if task_type not in NOMINAL:
+        out["agreement_note"] = (f"Agreement statistics are computed for classification and pairwise projects; "
+                                 f"{task_type} values agree by overlap, not as one category per item.")
+        return out
+    overlap = agreement.overlapping(ratings)
+    if not overlap:
+        out["agreement_note"] = ("No overlap: no item has two or more non-skipped annotations, so agreement "
+                                 "cannot be measured. Raise the project's overlap to measure it.")
+        return out
+    name = {uid: row["username"] for uid, row in annotators.items()}
+    pairs = agreement.pairwise_kappa(ratings)
+    kappas = [{"annotators": [name.get(a, a), name.get(b, b)], "kappa": p.kappa, "shared_items": p.shared_items}
+              for p in pairs for a, b in [p.annotators]]
+    raters = {a for labels_of in overlap.values() for a in labels_of}
+    out["agreement"] = {
+        "overlapping_items": len(overlap),
+        "krippendorff_alpha": agreement.krippendorff_alpha(ratings, labels),
+        # The single pairwise value where exactly two annotators share items (API.md); else see the list.
+        "pairwise_kappa": kappas[0]["kappa"] if len(raters) == 2 and len(kappas) == 1 else None,
+        "cohen_kappa": kappas,
+        "per_label": agreement.per_label_agreement(ratings, labels),
+    }
+    out["truth_inference"] = _truth_inference(ratings, final_of, name)
+    return out
+
+
+def _truth_inference(ratings: list[agreement.Rating], final_of: dict[int, str],
+                     name: dict[int, str]) -> dict[str, Any]:
+    """Majority vote and Dawid–Skene side by side, scored against the trusted final values."""
+    result = agreement.truth_inference(ratings)
+    mv_hit, n = agreement.mapping_agreement(result.majority_vote, final_of)
+    ds_hit, _ = agreement.mapping_agreement(result.dawid_skene, final_of)
+    differ = sum(1 for k, v in result.dawid_skene.items() if result.majority_vote.get(k) != v)
+    return {
+        "items": len(result.dawid_skene),
+        "items_with_final": n,
+        "majority_vote_agreement_with_final": agreement.share(mv_hit, n),
+        "dawid_skene_agreement_with_final": agreement.share(ds_hit, n),
+        "differ": differ,
+        "annotators": sorted(
+            [{"username": name.get(uid, str(uid)), "estimated_accuracy": acc,
+              "confusion": result.confusion.get(uid)} for uid, acc in result.accuracy.items()],
+            key=lambda r: r["username"]),
+    }
+
+
+def _review_queue(project: Project) -> dict[str, Any]:
+    by_reason = dict.fromkeys(ReviewReason.values, 0)
+    rows = (Item.objects.filter(project=project, status=ItemStatus.IN_REVIEW).values_list("review_reason")
+            .annotate(n=Count("id")).order_by())
+    for reason, n in rows:
+        by_reason[reason or "unspecified"] = n
+    return {"size": sum(by_reason.values()), "by_reason": by_reason}
+
+
+def _routing(project: Project, total: int) -> dict[str, Any]:
+    """Share of items the model accepted alone, and how often reviewers agreed with it on audits."""
+    accepted = Item.objects.filter(project=project, final_source=FinalSource.MODEL).count()
+    reviewed = correct = 0
+    rows = (ReviewDecision.objects.filter(project=project, reason=ReviewReason.AUDIT)
+            .values_list("value", "item__prediction").order_by("id").iterator(chunk_size=CHUNK))
+    for value, prediction in rows:
+        reviewed += 1
+        predicted = prediction.get("value") if isinstance(prediction, dict) else None
+        correct += predicted is not None and _canonical(value) == _canonical(predicted)
+    return {
+        "auto_accepted": accepted,
+        "auto_accepted_share": agreement.share(accepted, total),
+        "audit": {"reviewed": reviewed, "model_correct": correct, "accuracy": agreement.share(correct, reviewed)},
+    }
+
+
+def _model(project: Project) -> dict[str, Any] | None:
+    mv = ModelVersion.objects.filter(project=project, active=True).first()
+    if mv is None:
+        return None
+    return {"id": mv.pk, "version": mv.version, "backend": mv.backend, "train_size": mv.train_size,
+            "metrics": mv.metrics, "created_at": mv.created_at.isoformat()}
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
