@@ -60,6 +60,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", views.home, name="home"),
     path("projects/<int:pk>/label/", views.label, name="label"),
+    path("projects/<int:pk>/review/", views.review, name="review"),
+    path("projects/<int:pk>/dashboard/", views.dashboard, name="dashboard"),
     path("projects/<int:pk>/settings/", views.project_settings, name="project-settings"),
     # Uploaded media (images); a production deployment may serve these from the web server.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.MediaView.as_view(), name="media"),

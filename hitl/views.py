@@ -1,4 +1,4 @@
-"""Pages outside the API: home, the labeling screen, health, media."""
+"""Pages outside the API: home, the labeling, review and dashboard screens, health, media."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -14,6 +14,8 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from annotations.models import Annotation
+from annotations.stats import project_stats
+from hitl import charts
 from tasks import services
 from tasks.access import is_member, visible_projects
 from tasks.models import Item, ItemStatus, Project, Strategy
@@ -61,6 +63,47 @@ def label(request, pk: int):
         "api": "/api",
     }
     return render(request, "label.html", {"project": project, "config": config})
+
+
+@login_required
+def review(request, pk: int):
+    """The review screen of a project: reviewers (and admins) adjudicate items in review."""
+    project = Project.objects.filter(pk=pk).first()
+    if project is None or not is_member(request.user, project.pk):
+        raise PermissionDenied("You are not a member of this project.")
+    if not request.user.has_role(*permissions.REVIEW):
+        raise PermissionDenied(f"Your role ({request.user.effective_role}) does not review items.")
+    labels = ["a", "b", "tie"] if project.task_type == "pairwise" else list(project.labels or [])
+    config = {
+        "project": {"id": project.pk, "name": project.name, "task_type": project.task_type, "labels": labels},
+        "user": {"id": request.user.pk, "username": request.user.username, "role": request.user.effective_role},
+        "api": "/api",
+    }
+    return render(request, "review.html", {"project": project, "config": config})
+
+
+@login_required
+def dashboard(request, pk: int):
+    """A project's quality figures as tables and server-rendered SVG charts; any member."""
+    project = Project.objects.filter(pk=pk).first()
+    if project is None or not is_member(request.user, project.pk):
+        raise PermissionDenied("You are not a member of this project.")
+    stats = project_stats(project)
+    annotators = stats["annotators"]
+    agreement_chart = charts.bar_chart(
+        [(a["username"], a["agreement_with_final"]) for a in annotators],
+        "Agreement of each annotator with final values", max_value=1.0, percent=True)
+    confusion = stats.get("confusion")
+    confusion_chart = (charts.heatmap(confusion["labels"], confusion["matrix"],
+                                      "Confusion: annotator labels against final values")
+                       if confusion else "")
+    status_chart = charts.bar_chart(list(stats["counts"].items()), "Items by status", color="#1a7f37")
+    kappas = (stats.get("agreement") or {}).get("cohen_kappa") or []
+    return render(request, "dashboard.html", {
+        "project": project, "stats": stats, "kappas": kappas,
+        "can_review": request.user.has_role(*permissions.REVIEW),
+        "agreement_chart": agreement_chart, "confusion_chart": confusion_chart, "status_chart": status_chart,
+    })
 
 
 SETTINGS_FIELDS = ("auto_accept_threshold", "escalation_threshold", "escalated_overlap", "audit_rate", "overlap",
