@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.exceptions import APIException, ValidationError
 
 from accounts import permissions
+from annotations import truth
 from annotations.consensus import decide
 from annotations.models import Annotation
 from tasks import audit
@@ -83,12 +84,24 @@ def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
 
 
 def settle(item: Item) -> None:
-    """Decide an item that has all its annotations. Call while holding its row lock."""
+    """Decide an item that has all its annotations. Call while holding its row lock.
+
+    The task type's majority rule (`annotations.consensus`) decides, except in classification
+    projects whose `consensus_method` is "dawid_skene": there `annotations.truth` decides by
+    Dawid–Skene over the project's annotations so far (falling back to majority with too little data).
+    """
     project = item.project
     values = list(Annotation.objects.filter(item=item, skipped=False).order_by("id").values_list("value", flat=True))
-    outcome = decide(project.task_type, values, iou=project.consensus_iou)
+    reason = f"{len(values)} annotators agreed"
+    if truth.uses_dawid_skene(project):
+        decision = truth.settle_by_dawid_skene(item, values)
+        outcome = decision.outcome
+        if decision.method == truth.DAWID_SKENE:
+            reason = f"Dawid–Skene over {len(values)} annotations (posterior {decision.posterior})"
+    else:
+        outcome = decide(project.task_type, values, iou=project.consensus_iou)
     if outcome.agreed:
-        set_final(item, outcome.value, FinalSource.CONSENSUS, reason=f"{len(values)} annotators agreed")
+        set_final(item, outcome.value, FinalSource.CONSENSUS, reason=reason)
     elif item.needed > project.overlap:
         # Routed for more annotations because the model was unsure, and still disputed.
         send_to_review(item, ReviewReason.ESCALATED)

@@ -34,6 +34,10 @@ class Project(models.Model):
     audit_rate = models.FloatField(default=0.05)
     # Spans and boxes of different annotators match when their IoU is at least this (consensus).
     consensus_iou = models.FloatField(default=0.5)
+    # Which rule sets a classification item's consensus: majority vote, or Dawid–Skene (annotations.truth).
+    consensus_method = models.CharField(max_length=16, choices=[("majority", "majority vote"),
+                                                                ("dawid_skene", "Dawid–Skene")],
+                                        default="majority")
     strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.LEAST_CONFIDENCE)
     retrain_every = models.PositiveIntegerField(null=True, blank=True)
     lease_seconds = models.PositiveIntegerField(default=600)

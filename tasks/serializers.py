@@ -16,8 +16,9 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "name", "task_type", "labels", "instructions", "overlap", "auto_accept_threshold",
-            "escalation_threshold", "escalated_overlap", "audit_rate", "consensus_iou", "strategy", "retrain_every",
-            "lease_seconds", "model_backend", "model_endpoint", "model_timeout", "gold_rate", "created_at",
+            "escalation_threshold", "escalated_overlap", "audit_rate", "consensus_iou", "consensus_method", "strategy",
+            "retrain_every", "lease_seconds", "model_backend", "model_endpoint", "model_timeout", "gold_rate",
+            "created_at",
         ]
         read_only_fields = ["id", "created_at"]
         extra_kwargs = {"instructions": {"required": False}}
