@@ -28,28 +28,26 @@ Logs of every process are kept in the temporary directory; `--keep` leaves it in
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import os
 import random
-import secrets
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import servers  # noqa: E402  (start_postgres / start_redis and their helpers)
+from bench.stack import (  # noqa: E402  (the stack of processes, the HTTP client, job polling)
+    PASSWORD,
+    Api,
+    BenchError,
+    Stack,
+    log,
+    wait_for_job,
+)
 
-PASSWORD = "bench-password-4711"
 LABELS = ["pos", "neg", "neutral"]
 WARMUP, TIMED = 10, 50
 BODY_CHUNK = 20_000
@@ -63,278 +61,11 @@ WORDS = (
 ).split()
 
 
-class BenchError(RuntimeError):
-    """A step of the benchmark failed; the message says which and why."""
-
-
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
 def pct(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
     return ordered[k]
-
-
-# ---------------------------------------------------------------------------------------------
-# HTTP client
-
-
-class Api:
-    """One persistent `http.client` connection (re-opened by http.client when the server closes it)."""
-
-    def __init__(self, port: int, timeout: float):
-        self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        self.token: str | None = None
-        self.reconnects = 0
-
-    def _headers(self, extra: dict | None = None) -> dict:
-        headers = {"Host": "127.0.0.1", "Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Token {self.token}"
-        headers.update(extra or {})
-        return headers
-
-    def _send(self, method: str, path: str, body: bytes | None, headers: dict) -> http.client.HTTPResponse:
-        for attempt in (1, 2):
-            try:
-                if self.conn.sock is None and attempt == 1:
-                    self.reconnects += 1
-                self.conn.request(method, path, body=body, headers=self._headers(headers))
-                return self.conn.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                # A keep-alive connection the server dropped between requests: retry once, fresh.
-                self.conn.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def call(self, method: str, path: str, payload: Any = None, *, expect: tuple[int, ...] = (200,),
-             body: bytes | None = None, content_type: str | None = None) -> tuple[int, Any]:
-        """Send a request, read the whole answer, decode JSON; raise BenchError on an unexpected status."""
-        headers = {}
-        if payload is not None:
-            body = json.dumps(payload).encode()
-            content_type = "application/json"
-        if content_type:
-            headers["Content-Type"] = content_type
-        resp = self._send(method, path, body, headers)
-        raw = resp.read()
-        if resp.will_close:
-            self.conn.close()
-        if resp.status not in expect:
-            raise BenchError(f"{method} {path} answered {resp.status} (expected {expect}): {raw[:500]!r}")
-        if not raw:
-            return resp.status, None
-        try:
-            return resp.status, json.loads(raw)
-        except ValueError:
-            return resp.status, raw
-
-    def stream_lines(self, path: str, chunk: int = 1 << 20) -> tuple[int, int, bytes, float]:
-        """GET a streamed body, discarding it: (newlines, bytes, first bytes, seconds to first byte)."""
-        t0 = time.perf_counter()
-        resp = self._send("GET", path, None, {})
-        if resp.status != 200:
-            raise BenchError(f"GET {path} answered {resp.status}: {resp.read()[:500]!r}")
-        lines = size = 0
-        head = b""
-        ttfb = None
-        while True:
-            block = resp.read1(chunk) if hasattr(resp, "read1") else resp.read(chunk)
-            if not block:
-                break
-            if ttfb is None:
-                ttfb = time.perf_counter() - t0
-                head = block[:64]
-            lines += block.count(b"\n")
-            size += len(block)
-        if resp.will_close:
-            self.conn.close()
-        return lines, size, head, ttfb or 0.0
-
-
-# ---------------------------------------------------------------------------------------------
-# The stack: database, broker, migrate, gunicorn, worker
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def create_database(url: str) -> dict:
-    """Create the database named in `url` and return the server's durability settings."""
-    import psycopg2
-
-    base, name = url.rsplit("/", 1)
-    conn = psycopg2.connect(f"{base}/postgres", connect_timeout=10)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-            settings = {}
-            for setting in ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "server_version"):
-                cur.execute(f"SHOW {setting}")
-                settings[setting] = cur.fetchone()[0]
-    finally:
-        conn.close()
-    return settings
-
-
-class Stack:
-    """Every process the benchmark starts, and their teardown."""
-
-    def __init__(self, args: argparse.Namespace):
-        self.args = args
-        self.root = Path(tempfile.mkdtemp(prefix="hitl-bench-"))
-        os.chmod(self.root, 0o755)  # PostgreSQL runs as `postgres` and must reach its data dir
-        self.logs = self.root / "logs"
-        self.logs.mkdir()
-        self.var = self.root / "var"
-        self.var.mkdir()
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.port = _free_port()
-        self.facts: dict[str, Any] = {}
-        self.env = {k: v for k, v in os.environ.items()
-                    if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
-        self.env.update({
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "DEBUG": "0",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "HITL_VAR_DIR": str(self.var),
-            "DJANGO_SETTINGS_MODULE": "hitl.settings",
-            "PYTHONPATH": str(ROOT),
-            "LOG_LEVEL": "WARNING",
-        })
-
-    # -- servers
-    def start_backend(self) -> None:
-        if self.args.backend == "postgres":
-            url = servers.start_postgres(self.root, durable=self.args.pg_durability == "production")
-            pg = create_database(url)
-            self.facts.update({
-                "pg_fsync": pg["fsync"] == "on",
-                "pg_synchronous_commit": pg["synchronous_commit"],
-                "pg_full_page_writes": pg["full_page_writes"] == "on",
-                "pg_shared_buffers": pg["shared_buffers"],
-                "pg_version": pg["server_version"].split()[0],
-            })
-            self.env["DATABASE_URL"] = url
-            self.env["REDIS_URL"] = servers.start_redis(self.root)
-            log(f"PostgreSQL {pg['server_version'].split()[0]} at {url} (fsync={pg['fsync']}, "
-                f"synchronous_commit={pg['synchronous_commit']}); Redis at {self.env['REDIS_URL']}")
-        else:
-            # The embedded file-system broker; web and worker share HITL_VAR_DIR (and so its folders).
-            for folder in ("queue", "processed"):
-                (self.var / "broker" / folder).mkdir(parents=True, exist_ok=True)
-            log(f"SQLite at {self.var / 'hitl.sqlite3'}; file-system broker under {self.var / 'broker'}")
-
-    def manage(self, *argv: str, timeout: float = 600, extra_env: dict | None = None) -> None:
-        name = argv[0]
-        with open(self.logs / f"manage-{name}.log", "ab") as out:
-            proc = subprocess.run([sys.executable, str(ROOT / "manage.py"), *argv], cwd=ROOT,
-                                  env={**self.env, **(extra_env or {})}, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=timeout)
-        if proc.returncode != 0:
-            raise BenchError(f"manage.py {' '.join(argv)} failed (exit {proc.returncode}):\n"
-                             + self.tail(f"manage-{name}.log"))
-
-    def spawn(self, name: str, argv: list[str], cwd: Path, env: dict | None = None) -> subprocess.Popen:
-        out = open(self.logs / f"{name}.log", "ab")
-        proc = subprocess.Popen(argv, cwd=cwd, env=env or self.env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        out.close()
-        self.procs[name] = proc
-        return proc
-
-    def start_web(self) -> None:
-        argv = [sys.executable, "-m", "gunicorn", "hitl.wsgi", "-w", str(self.args.web_workers),
-                "-b", f"127.0.0.1:{self.port}", "--timeout", str(self.args.gunicorn_timeout)]
-        if _version("gunicorn") >= (25, 1):
-            argv.append("--no-control-socket")  # else it takes over ~/.gunicorn/gunicorn.ctl
-        env = dict(self.env)
-        # cwd is the temporary var dir, for the same reason as the worker's (see start_worker):
-        # publishing a job through the file-system broker writes `control/` there too.
-        proc = self.spawn("gunicorn", argv, self.var, env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise BenchError(f"gunicorn exited with {proc.returncode}:\n" + self.tail("gunicorn.log"))
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/healthz/", headers={"Host": "127.0.0.1"})
-                resp = conn.getresponse()
-                resp.read()
-                conn.close()
-                if resp.status == 200:
-                    log(f"gunicorn ready on 127.0.0.1:{self.port}")
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise BenchError("gunicorn did not answer /healthz/ within 60 s:\n" + self.tail("gunicorn.log"))
-
-    def start_worker(self) -> None:
-        # cwd is the temporary var dir: kombu's file-system transport keeps its exchange table in a
-        # `control/` folder relative to the working directory (the settings do not set
-        # control_folder), which must not land in the repository.
-        argv = [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--pool=solo", "-l", "info",
-                "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-{uuid.uuid4().hex[:8]}@%h"]
-        proc = self.spawn("worker", argv, self.var)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise BenchError(f"celery worker exited with {proc.returncode}:\n" + self.tail("worker.log"))
-            if b" ready." in (self.logs / "worker.log").read_bytes():
-                log("celery worker ready")
-                return
-            time.sleep(0.2)
-        raise BenchError("celery worker was not ready within 60 s:\n" + self.tail("worker.log"))
-
-    def start(self) -> None:
-        self.start_backend()
-        t0 = time.perf_counter()
-        self.manage("migrate", "--noinput")
-        log(f"migrated in {time.perf_counter() - t0:.1f}s")
-        self.manage("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com",
-                    extra_env={"DJANGO_SUPERUSER_PASSWORD": PASSWORD})
-        self.start_worker()
-        self.start_web()
-
-    # -- diagnostics and teardown
-    def tail(self, name: str, lines: int = 40) -> str:
-        try:
-            text = (self.logs / name).read_text(errors="replace")
-        except OSError:
-            return f"({name}: no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-    def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise BenchError(f"{name} died (exit {proc.returncode}):\n" + self.tail(f"{name}.log"))
-
-    def stop(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is None:
-                proc.terminate()
-        for name, proc in self.procs.items():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                log(f"{name} did not stop in 20 s; killing it")
-                proc.kill()
-                proc.wait(timeout=10)
-        servers._stop_all()
-        if self.args.keep:
-            log(f"kept {self.root}")
-        else:
-            shutil.rmtree(self.root, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,28 +82,6 @@ def multipart(field: str, filename: str, content: bytes, content_type: str) -> t
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
             f"Content-Type: {content_type}\r\n\r\n").encode()
     return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
-def wait_for_job(api: Api, stack: Stack, job_id: int, timeout: float, stall: float) -> dict:
-    """Poll the job until it succeeds; fail on failure, on timeout, or when it stops moving."""
-    deadline = time.monotonic() + timeout
-    last_seen, moved_at = None, time.monotonic()
-    while time.monotonic() < deadline:
-        _, job = api.call("GET", f"/api/jobs/{job_id}/")
-        if job["state"] == "succeeded":
-            return job
-        if job["state"] == "failed":
-            raise BenchError(f"import job {job_id} failed: {job['error']}")
-        seen = (job["state"], job["progress"])
-        if seen != last_seen:
-            last_seen, moved_at = seen, time.monotonic()
-        elif stall and job["state"] == "running" and time.monotonic() - moved_at > stall:
-            raise BenchError(f"import job {job_id} is running but its progress has stayed at {job['progress']} "
-                             f"for {stall:.0f} s (a lock wait?); worker log:\n" + stack.tail("worker.log"))
-        stack.check_alive()
-        time.sleep(0.05)
-    raise BenchError(f"import job {job_id} did not finish within {timeout:.0f} s (last state {job['state']}, "
-                     f"progress {job['progress']}):\n" + stack.tail("worker.log"))
 
 
 def run_import(api: Api, stack: Stack, project_id: int, records: list[dict], mode: str, timeout: float,
@@ -479,7 +188,8 @@ def run_export(api: Api, project_id: int, fmt: str, n: int) -> tuple[float, floa
 
 
 def bench(args: argparse.Namespace) -> dict:
-    stack = Stack(args)
+    stack = Stack(args.backend, pg_durability=args.pg_durability, web_workers=args.web_workers,
+                  gunicorn_timeout=args.gunicorn_timeout, keep=args.keep)
     try:
         stack.start()
         admin = Api(stack.port, args.http_timeout)
@@ -521,7 +231,7 @@ def bench(args: argparse.Namespace) -> dict:
         result.update(stack.facts)
         result.update({"web_workers": args.web_workers,
                        "http_reconnects": admin.reconnects + annotator.reconnects,
-                       "commit": _git_head()})
+                       "commit": stack.commit})
         return result
     except BenchError:
         if args.keep:
@@ -529,20 +239,6 @@ def bench(args: argparse.Namespace) -> dict:
         raise
     finally:
         stack.stop()
-
-
-def _version(dist: str) -> tuple[int, ...]:
-    from importlib.metadata import version
-
-    return tuple(int(part) for part in version(dist).split(".")[:2] if part.isdigit())
-
-
-def _git_head() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Benchmarks and evidence scripts; run them as files (see bench/README.md)."""

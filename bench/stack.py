@@ -1,0 +1,440 @@
+"""What the benchmark scripts share: the stack of processes they start, an HTTP client, job polling.
+
+`Stack` runs everything from a temporary directory and tears it down at the end: a throwaway
+PostgreSQL (+ Redis as the Celery broker) or an SQLite file (+ the embedded file-system broker),
+`manage.py migrate`, an admin user, gunicorn (`hitl.wsgi`) and Celery worker(s) with `--pool=solo`
+(the job runs in the worker process itself, so its `/proc/<pid>` figures are the job's).
+`Api` is the standard library's `http.client` with one persistent connection.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests import servers  # noqa: E402  (start_postgres / start_redis and their helpers)
+
+PASSWORD = "bench-password-4711"
+
+
+class BenchError(RuntimeError):
+    """A step of the benchmark failed; the message says which and why."""
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP client
+
+
+class Api:
+    """One persistent `http.client` connection (re-opened by http.client when the server closes it)."""
+
+    def __init__(self, port: int, timeout: float):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.token: str | None = None
+        self.user_id: int | None = None
+        self.reconnects = 0
+
+    def _headers(self, extra: dict | None = None) -> dict:
+        headers = {"Host": "127.0.0.1", "Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Token {self.token}"
+        headers.update(extra or {})
+        return headers
+
+    def _send(self, method: str, path: str, body: bytes | None, headers: dict) -> http.client.HTTPResponse:
+        for attempt in (1, 2):
+            try:
+                if self.conn.sock is None and attempt == 1:
+                    self.reconnects += 1
+                self.conn.request(method, path, body=body, headers=self._headers(headers))
+                return self.conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # A keep-alive connection the server dropped between requests: retry once, fresh.
+                self.conn.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def call(self, method: str, path: str, payload: Any = None, *, expect: tuple[int, ...] = (200,),
+             body: bytes | None = None, content_type: str | None = None, raw: bool = False) -> tuple[int, Any]:
+        """Send a request, read the whole answer, decode JSON (unless `raw`: the bytes); raise BenchError
+        on an unexpected status."""
+        headers = {}
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            content_type = "application/json"
+        if content_type:
+            headers["Content-Type"] = content_type
+        resp = self._send(method, path, body, headers)
+        data = resp.read()
+        if resp.will_close:
+            self.conn.close()
+        if resp.status not in expect:
+            raise BenchError(f"{method} {path} answered {resp.status} (expected {expect}): {data[:500]!r}")
+        if raw:
+            return resp.status, data
+        if not data:
+            return resp.status, None
+        try:
+            return resp.status, json.loads(data)
+        except ValueError:
+            return resp.status, data
+
+    def stream_lines(self, path: str, chunk: int = 1 << 20) -> tuple[int, int, bytes, float]:
+        """GET a streamed body, discarding it: (newlines, bytes, first bytes, seconds to first byte)."""
+        t0 = time.perf_counter()
+        resp = self._send("GET", path, None, {})
+        if resp.status != 200:
+            raise BenchError(f"GET {path} answered {resp.status}: {resp.read()[:500]!r}")
+        lines = size = 0
+        head = b""
+        ttfb = None
+        while True:
+            block = resp.read1(chunk) if hasattr(resp, "read1") else resp.read(chunk)
+            if not block:
+                break
+            if ttfb is None:
+                ttfb = time.perf_counter() - t0
+                head = block[:64]
+            lines += block.count(b"\n")
+            size += len(block)
+        if resp.will_close:
+            self.conn.close()
+        return lines, size, head, ttfb or 0.0
+
+
+    def login(self, username: str, password: str = PASSWORD) -> Api:
+        _, answer = self.call("POST", "/api/auth/token/", {"username": username, "password": password})
+        self.token = answer["token"]
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# The stack: database, broker, migrate, gunicorn, worker
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def create_database(url: str) -> dict:
+    """Create the database named in `url` and return the server's durability settings."""
+    import psycopg2
+
+    base, name = url.rsplit("/", 1)
+    conn = psycopg2.connect(f"{base}/postgres", connect_timeout=10)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+            settings = {}
+            for setting in ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "server_version"):
+                cur.execute(f"SHOW {setting}")
+                settings[setting] = cur.fetchone()[0]
+    finally:
+        conn.close()
+    return settings
+
+
+class Stack:
+    """Every process the benchmark starts, and their teardown."""
+
+    def __init__(self, backend: str, *, pg_durability: str = "production", web_workers: int = 2,
+                 gunicorn_timeout: int = 120, keep: bool = False, worker_concurrency: int = 1,
+                 prefix: str = "hitl-bench-"):
+        if backend not in ("postgres", "sqlite"):
+            raise ValueError(f"unknown backend {backend!r}")
+        self.backend = backend
+        self.pg_durability = pg_durability
+        self.web_workers = web_workers
+        self.gunicorn_timeout = gunicorn_timeout
+        self.keep = keep
+        # 1: one `--pool=solo` worker process (the work happens in that very process, whose pid is
+        # `worker_pid()`); more: that many solo worker processes, named worker, worker2, ...
+        self.worker_concurrency = worker_concurrency
+        self.root = Path(tempfile.mkdtemp(prefix=prefix))
+        os.chmod(self.root, 0o755)  # PostgreSQL runs as `postgres` and must reach its data dir
+        self.logs = self.root / "logs"
+        self.logs.mkdir()
+        self.var = self.root / "var"
+        self.var.mkdir()
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.commit = _git_head()  # of the code the processes load
+        self.port = _free_port()
+        self.facts: dict[str, Any] = {}
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
+        self.env.update({
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "HITL_VAR_DIR": str(self.var),
+            "DJANGO_SETTINGS_MODULE": "hitl.settings",
+            "PYTHONPATH": str(ROOT),
+            "LOG_LEVEL": "WARNING",
+        })
+
+    # -- servers
+    def start_backend(self) -> None:
+        if self.backend == "postgres":
+            url = servers.start_postgres(self.root, durable=self.pg_durability == "production")
+            pg = create_database(url)
+            self.facts.update({
+                "pg_fsync": pg["fsync"] == "on",
+                "pg_synchronous_commit": pg["synchronous_commit"],
+                "pg_full_page_writes": pg["full_page_writes"] == "on",
+                "pg_shared_buffers": pg["shared_buffers"],
+                "pg_version": pg["server_version"].split()[0],
+            })
+            self.env["DATABASE_URL"] = url
+            self.env["REDIS_URL"] = servers.start_redis(self.root)
+            log(f"PostgreSQL {pg['server_version'].split()[0]} at {url} (fsync={pg['fsync']}, "
+                f"synchronous_commit={pg['synchronous_commit']}); Redis at {self.env['REDIS_URL']}")
+        else:
+            # The embedded file-system broker; web and worker share HITL_VAR_DIR (and so its folders).
+            for folder in ("queue", "processed"):
+                (self.var / "broker" / folder).mkdir(parents=True, exist_ok=True)
+            log(f"SQLite at {self.var / 'hitl.sqlite3'}; file-system broker under {self.var / 'broker'}")
+
+    def manage(self, *argv: str, timeout: float = 600, extra_env: dict | None = None) -> None:
+        name = argv[0]
+        with open(self.logs / f"manage-{name}.log", "ab") as out:
+            proc = subprocess.run([sys.executable, str(ROOT / "manage.py"), *argv], cwd=ROOT,
+                                  env={**self.env, **(extra_env or {})}, stdout=out, stderr=subprocess.STDOUT,
+                                  timeout=timeout)
+        if proc.returncode != 0:
+            raise BenchError(f"manage.py {' '.join(argv)} failed (exit {proc.returncode}):\n"
+                             + self.tail(f"manage-{name}.log"))
+
+    def spawn(self, name: str, argv: list[str], cwd: Path, env: dict | None = None) -> subprocess.Popen:
+        out = open(self.logs / f"{name}.log", "ab")
+        proc = subprocess.Popen(argv, cwd=cwd, env=env or self.env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        out.close()
+        self.procs[name] = proc
+        return proc
+
+    def start_web(self) -> None:
+        argv = [sys.executable, "-m", "gunicorn", "hitl.wsgi", "-w", str(self.web_workers),
+                "-b", f"127.0.0.1:{self.port}", "--timeout", str(self.gunicorn_timeout)]
+        if _version("gunicorn") >= (25, 1):
+            argv.append("--no-control-socket")  # else it takes over ~/.gunicorn/gunicorn.ctl
+        env = dict(self.env)
+        # cwd is the temporary var dir, for the same reason as the worker's (see start_worker):
+        # publishing a job through the file-system broker writes `control/` there too.
+        proc = self.spawn("gunicorn", argv, self.var, env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise BenchError(f"gunicorn exited with {proc.returncode}:\n" + self.tail("gunicorn.log"))
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/healthz/", headers={"Host": "127.0.0.1"})
+                resp = conn.getresponse()
+                resp.read()
+                conn.close()
+                if resp.status == 200:
+                    log(f"gunicorn ready on 127.0.0.1:{self.port}")
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise BenchError("gunicorn did not answer /healthz/ within 60 s:\n" + self.tail("gunicorn.log"))
+
+    def start_worker(self, name: str = "worker") -> subprocess.Popen:
+        # cwd is the temporary var dir: kombu's file-system transport keeps its exchange table in a
+        # `control/` folder relative to the working directory (the settings do not set
+        # control_folder), which must not land in the repository.
+        argv = [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--pool=solo", "-l", "info",
+                "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-{uuid.uuid4().hex[:8]}@%h"]
+        logfile = self.logs / f"{name}.log"
+        offset = logfile.stat().st_size if logfile.exists() else 0  # a restarted worker appends to its log
+        proc = self.spawn(name, argv, self.var)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise BenchError(f"celery {name} exited with {proc.returncode}:\n" + self.tail(f"{name}.log"))
+            if b" ready." in logfile.read_bytes()[offset:]:
+                log(f"celery {name} ready (pid {proc.pid})")
+                return proc
+            time.sleep(0.2)
+        raise BenchError(f"celery {name} was not ready within 60 s:\n" + self.tail(f"{name}.log"))
+
+    def start_workers(self) -> None:
+        for n in range(self.worker_concurrency):
+            self.start_worker("worker" if n == 0 else f"worker{n + 1}")
+
+    def stop_process(self, name: str) -> None:
+        """Stop one process this stack started (SIGTERM, then SIGKILL after 20 s)."""
+        proc = self.procs.pop(name)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+    def restart_worker(self, name: str = "worker") -> subprocess.Popen:
+        """A fresh worker process (e.g. for a clean peak-memory reading); waits until it is ready."""
+        self.stop_process(name)
+        return self.start_worker(name)
+
+    def worker_pid(self, name: str = "worker") -> int:
+        return self.procs[name].pid
+
+    def start(self) -> None:
+        self.start_backend()
+        t0 = time.perf_counter()
+        self.manage("migrate", "--noinput")
+        log(f"migrated in {time.perf_counter() - t0:.1f}s")
+        self.manage("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com",
+                    extra_env={"DJANGO_SUPERUSER_PASSWORD": PASSWORD})
+        self.start_workers()
+        self.start_web()
+
+    # -- diagnostics and teardown
+    def tail(self, name: str, lines: int = 40) -> str:
+        try:
+            text = (self.logs / name).read_text(errors="replace")
+        except OSError:
+            return f"({name}: no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise BenchError(f"{name} died (exit {proc.returncode}):\n" + self.tail(f"{name}.log"))
+
+    def django_env(self) -> dict:
+        """The variables a process needs to use this stack's settings (database, MEDIA_ROOT, ...)."""
+        keys = ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "HITL_VAR_DIR", "DJANGO_SETTINGS_MODULE", "DATABASE_URL",
+                "REDIS_URL")
+        return {k: self.env[k] for k in keys if k in self.env}
+
+    def stop(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is None:
+                proc.terminate()
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                log(f"{name} did not stop in 20 s; killing it")
+                proc.kill()
+                proc.wait(timeout=10)
+        servers._stop_all()
+        if self.keep:
+            log(f"kept {self.root}")
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Users and jobs
+
+
+def add_user(admin: Api, username: str, role: str, projects: list[int] = ()) -> Api:
+    """Create a user with `role` (through the API), make them a member of `projects`, return their client."""
+    _, user = admin.call("POST", "/api/users/", {"username": username, "password": PASSWORD, "role": role},
+                         expect=(201,))
+    for project_id in projects:
+        admin.call("POST", f"/api/projects/{project_id}/members/", {"user": user["id"]}, expect=(201,))
+    client = Api(admin.port, admin.conn.timeout)
+    client.user_id = user["id"]
+    return client.login(username)
+
+
+def add_member(admin: Api, project_id: int, *clients: Api) -> None:
+    for client in clients:
+        admin.call("POST", f"/api/projects/{project_id}/members/", {"user": client.user_id}, expect=(201,))
+
+
+def wait_for_job(api: Api, stack: Stack, job_id: int, timeout: float, stall: float = 0,
+                 poll: float = 0.05) -> dict:
+    """Poll the job until it succeeds; fail on failure, on timeout, or when it stops moving."""
+    deadline = time.monotonic() + timeout
+    last_seen, moved_at = None, time.monotonic()
+    job: dict = {"state": "?", "progress": None}
+    while time.monotonic() < deadline:
+        _, job = api.call("GET", f"/api/jobs/{job_id}/")
+        what = f"{job.get('kind', '')} job {job_id}".lstrip()
+        if job["state"] == "succeeded":
+            return job
+        if job["state"] == "failed":
+            raise BenchError(f"{what} failed: {job['error']}")
+        seen = (job["state"], job["progress"])
+        if seen != last_seen:
+            last_seen, moved_at = seen, time.monotonic()
+        elif stall and job["state"] == "running" and time.monotonic() - moved_at > stall:
+            raise BenchError(f"{what} is running but its progress has stayed at {job['progress']} "
+                             f"for {stall:.0f} s (a lock wait?); worker log:\n" + stack.tail("worker.log"))
+        stack.check_alive()
+        time.sleep(poll)
+    raise BenchError(f"job {job_id} did not finish within {timeout:.0f} s (last state {job['state']}, "
+                     f"progress {job['progress']}):\n" + stack.tail("worker.log"))
+
+
+def _version(dist: str) -> tuple[int, ...]:
+    from importlib.metadata import version
+
+    return tuple(int(part) for part in version(dist).split(".")[:2] if part.isdigit())
+
+
+def _git_head() -> str | None:
+    """The commit the code under test comes from, with "-dirty" if tracked files differ from it
+    (read when the stack starts: the processes run the code as it was then)."""
+    if os.environ.get("HITL_BENCH_COMMIT"):  # e.g. when running from an exported tree (`git archive`)
+        return os.environ["HITL_BENCH_COMMIT"]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        if not head:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM (peak RSS) / VmSize of a process, in kB, from /proc/<pid>/status."""
+    out = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "VmSize", "VmPeak"):
+                out[key] = int(rest.split()[0])
+    return out
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset the process's VmHWM to its current RSS (Linux >= 4.0: `echo 5 > /proc/<pid>/clear_refs`)."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
