@@ -50,44 +50,44 @@ def home(request):
 @login_required
 def label(request, pk: int):
     """The labeling screen of a project; members who may label only."""
+    project = _member_project(request, pk, permissions.LABEL, "label items")
+    config = _screen_config(request, project, labels=project.labels, instructions=project.instructions)
+    config["lease_seconds"] = project.lease_seconds
+    return render(request, "label.html", {"project": project, "config": config})
+
+
+def _member_project(request, pk: int, roles=None, action: str = "") -> Project:
+    """The project for a page, or a 403 page: non-members, unknown projects, roles without `action`."""
     project = Project.objects.filter(pk=pk).first()
     if project is None or not is_member(request.user, project.pk):
         raise PermissionDenied("You are not a member of this project.")
-    if not request.user.has_role(*permissions.LABEL):
-        raise PermissionDenied(f"Your role ({request.user.effective_role}) does not label items.")
-    config = {
-        "project": {"id": project.pk, "name": project.name, "task_type": project.task_type,
-                    "labels": project.labels, "instructions": project.instructions},
+    if roles is not None and not request.user.has_role(*roles):
+        raise PermissionDenied(f"Your role ({request.user.effective_role}) does not {action}.")
+    return project
+
+
+def _screen_config(request, project: Project, **project_fields) -> dict:
+    """What a screen's script needs to know, emitted with `json_script`."""
+    return {
+        "project": {"id": project.pk, "name": project.name, "task_type": project.task_type, **project_fields},
         "user": {"id": request.user.pk, "username": request.user.username, "role": request.user.effective_role},
-        "lease_seconds": project.lease_seconds,
         "api": "/api",
     }
-    return render(request, "label.html", {"project": project, "config": config})
 
 
 @login_required
 def review(request, pk: int):
     """The review screen of a project: reviewers (and admins) adjudicate items in review."""
-    project = Project.objects.filter(pk=pk).first()
-    if project is None or not is_member(request.user, project.pk):
-        raise PermissionDenied("You are not a member of this project.")
-    if not request.user.has_role(*permissions.REVIEW):
-        raise PermissionDenied(f"Your role ({request.user.effective_role}) does not review items.")
+    project = _member_project(request, pk, permissions.REVIEW, "review items")
     labels = ["a", "b", "tie"] if project.task_type == "pairwise" else list(project.labels or [])
-    config = {
-        "project": {"id": project.pk, "name": project.name, "task_type": project.task_type, "labels": labels},
-        "user": {"id": request.user.pk, "username": request.user.username, "role": request.user.effective_role},
-        "api": "/api",
-    }
+    config = _screen_config(request, project, labels=labels)
     return render(request, "review.html", {"project": project, "config": config})
 
 
 @login_required
 def dashboard(request, pk: int):
     """A project's quality figures as tables and server-rendered SVG charts; any member."""
-    project = Project.objects.filter(pk=pk).first()
-    if project is None or not is_member(request.user, project.pk):
-        raise PermissionDenied("You are not a member of this project.")
+    project = _member_project(request, pk)
     stats = project_stats(project)
     annotators = stats["annotators"]
     agreement_chart = charts.bar_chart(
