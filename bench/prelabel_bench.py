@@ -44,6 +44,7 @@ from bench.stack import (  # noqa: E402
     BenchError,
     Stack,
     add_user,
+    blas_env,
     log,
     proc_status,
     reset_peak_rss,
@@ -207,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the second, re-routing prelabel with a new model version")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for one job")
+    parser.add_argument("--blas-threads", type=int, default=0,
+                        help="cap OpenBLAS/OpenMP threads of the stack's processes (0, the default: as deployed)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -217,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_term)
-    stack = Stack("postgres", pg_durability=args.pg_durability, keep=args.keep, prefix="hitl-prelabel-")
+    stack = Stack("postgres", pg_durability=args.pg_durability, keep=args.keep, prefix="hitl-prelabel-",
+                  env=blas_env(args.blas_threads))
     try:
         by_label = corpus()
         log(f"corpus: {', '.join(f'{k} {len(v)}' for k, v in by_label.items())} snippets")
@@ -228,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             line = one_size(args, stack, admin, ml, by_label, n, warmup)
             line.update(stack.facts)
+            line["blas_threads"] = args.blas_threads or None
             line["commit"] = stack.commit
             print(json.dumps(line), flush=True)
     except BenchError as exc:

@@ -162,7 +162,7 @@ class Stack:
 
     def __init__(self, backend: str, *, pg_durability: str = "production", web_workers: int = 2,
                  gunicorn_timeout: int = 120, keep: bool = False, worker_concurrency: int = 1,
-                 prefix: str = "hitl-bench-"):
+                 prefix: str = "hitl-bench-", env: dict[str, str] | None = None):
         if backend not in ("postgres", "sqlite"):
             raise ValueError(f"unknown backend {backend!r}")
         self.backend = backend
@@ -194,6 +194,7 @@ class Stack:
             "PYTHONPATH": str(ROOT),
             "LOG_LEVEL": "WARNING",
         })
+        self.env.update(env or {})  # e.g. BLAS thread limits for every process of the stack
 
     # -- servers
     def start_backend(self) -> None:
@@ -417,6 +418,13 @@ def _git_head() -> str | None:
         return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def blas_env(threads: int) -> dict[str, str]:
+    """Environment that caps OpenBLAS/OpenMP/MKL threads (0: leave them as they are)."""
+    if not threads:
+        return {}
+    return {name: str(threads) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def proc_status(pid: int) -> dict[str, int]:
