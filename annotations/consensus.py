@@ -36,16 +36,6 @@ def _canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def unanimous(values: Sequence[Any]) -> Outcome:
-    """Agreed when every value is the same; otherwise a disagreement for reviewers."""
-    if not values:
-        return Outcome(False, None)
-    first = _canonical(values[0])
-    if all(_canonical(v) == first for v in values[1:]):
-        return Outcome(True, values[0])
-    return Outcome(False, None)
-
-
 def _is_majority(count: int, n: int) -> bool:
     return 2 * count > n
 
