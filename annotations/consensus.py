@@ -17,8 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 # Overlaps computed in floating point that land a hair below the threshold still match.
 _EPS = 1e-9
 
@@ -27,13 +25,6 @@ _EPS = 1e-9
 class Outcome:
     agreed: bool
     value: Any  # the agreed value, or None
-
-
-def _canonical(value: Any) -> bytes:
-    """Values that mean the same compare equal (key order, label order in multi_label)."""
-    if isinstance(value, dict) and isinstance(value.get("labels"), list):
-        value = {**value, "labels": sorted(value["labels"])}
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def _is_majority(count: int, n: int) -> bool:
