@@ -165,6 +165,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        "polling_interval": 0.1,  # seconds between looks at the queue folder
     }
 else:
     # An unacknowledged job is handed to another worker after this long (worker died).
