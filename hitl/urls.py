@@ -8,7 +8,16 @@ from accounts.api import MeView, TokenView, UsersView
 from annotations.api import AnnotationsView, ExportView, ItemDetailView, ReviewNextView, ReviewView, UndoView
 from annotations.stats_api import StatsView
 from hitl import views
-from models_registry.api import ActivateView, ModelListView, PrelabelView, RoutingPreviewView, TrainView
+from models_registry.api import (
+    ActivateView,
+    LabelIssuesView,
+    ModelDetailView,
+    ModelListView,
+    PrelabelView,
+    RollbackView,
+    RoutingPreviewView,
+    TrainView,
+)
 from tasks.api import (
     ImportView,
     ItemListView,
@@ -18,6 +27,7 @@ from tasks.api import (
     MembersView,
     NextView,
     ProjectDetailView,
+    ProjectJobsView,
     ProjectListView,
     ReleaseView,
 )
@@ -40,7 +50,11 @@ api = [
     path("projects/<int:pk>/models/", ModelListView.as_view(), name="api-models"),
     path("projects/<int:pk>/prelabel/", PrelabelView.as_view(), name="api-prelabel"),
     path("projects/<int:pk>/routing-preview/", RoutingPreviewView.as_view(), name="api-routing-preview"),
+    path("projects/<int:pk>/rollback/", RollbackView.as_view(), name="api-rollback"),
+    path("projects/<int:pk>/jobs/", ProjectJobsView.as_view(), name="api-project-jobs"),
+    path("models/<int:pk>/", ModelDetailView.as_view(), name="api-model"),
     path("models/<int:pk>/activate/", ActivateView.as_view(), name="api-activate"),
+    path("models/<int:pk>/label-issues/", LabelIssuesView.as_view(), name="api-label-issues"),
     path("items/<int:pk>/", ItemDetailView.as_view(), name="api-item"),
     path("items/<int:pk>/annotations/", AnnotationsView.as_view(), name="api-annotations"),
     path("items/<int:pk>/annotations/undo/", UndoView.as_view(), name="api-undo"),
@@ -62,6 +76,7 @@ urlpatterns = [
     path("projects/<int:pk>/label/", views.label, name="label"),
     path("projects/<int:pk>/review/", views.review, name="review"),
     path("projects/<int:pk>/dashboard/", views.dashboard, name="dashboard"),
+    path("projects/<int:pk>/models/", views.models_page, name="models"),
     path("projects/<int:pk>/settings/", views.project_settings, name="project-settings"),
     # Uploaded media (images); a production deployment may serve these from the web server.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.MediaView.as_view(), name="media"),

@@ -1,12 +1,14 @@
-"""Pages outside the API: home, the labeling, review and dashboard screens, health, media."""
+"""Pages outside the API: home, the labeling, review, dashboard and models screens, health, media."""
 from __future__ import annotations
+
+import json
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Count, Q
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.static import serve
@@ -16,9 +18,12 @@ from accounts import permissions
 from annotations.models import Annotation
 from annotations.stats import project_stats
 from hitl import charts
+from models_registry.backends import BackendError
+from models_registry.models import LabelIssue, ModelVersion
+from models_registry.training import check_can_train
 from tasks import services
 from tasks.access import is_member, visible_projects
-from tasks.models import Item, ItemStatus, Project, Strategy
+from tasks.models import Item, ItemStatus, Job, JobKind, JobState, Project, Strategy
 from tasks.serializers import ProjectSerializer
 
 
@@ -104,6 +109,146 @@ def dashboard(request, pk: int):
         "can_review": request.user.has_role(*permissions.REVIEW),
         "agreement_chart": agreement_chart, "confusion_chart": confusion_chart, "status_chart": status_chart,
     })
+
+
+
+@login_required
+def models_page(request, pk: int):
+    """An ML engineer's view of the model versions: metrics side by side, learning curve, calibration,
+    per-class figures, confusion and likely label errors of one version (`?version=N`, else the active one)."""
+    project = _member_project(request, pk, permissions.MODEL_OPS, "see models")
+    versions = list(ModelVersion.objects.filter(project=project).order_by("-version"))
+    shown = _inspected_version(versions, request.GET.get("version"))
+    return render(request, "models.html", {
+        "project": project, "versions": versions, "shown": shown,
+        "learning_chart": _learning_chart(versions), **_version_details(shown),
+        "jobs": [_job_row(job) for job in Job.objects.filter(
+            project=project, kind__in=[JobKind.TRAIN, JobKind.PRELABEL]).order_by("-id")[:MODEL_JOBS_SHOWN]],
+        "rollback_to": _rollback_target(versions), "train_blocked": _train_blocked(project),
+    })
+
+
+# Training and pre-labeling jobs listed on the models page (the script polls the same number).
+MODEL_JOBS_SHOWN = 10
+
+
+def _inspected_version(versions: list[ModelVersion], wanted: str | None) -> ModelVersion | None:
+    """The version asked for, else the active one, else the newest; 404 for one the project lacks."""
+    if wanted:
+        match = next((mv for mv in versions if str(mv.version) == wanted.strip()), None)
+        if match is None:
+            raise Http404("No such model version.")
+        return match
+    return next((mv for mv in versions if mv.active), versions[0] if versions else None)
+
+
+def _rollback_target(versions: list[ModelVersion]) -> ModelVersion | None:
+    """The version `POST rollback` would bring back: the last one active before the current one."""
+    earlier = [mv for mv in versions if mv.activated_at and not mv.active and not mv.corrupt]
+    return max(earlier, key=lambda mv: mv.activated_at, default=None)
+
+
+def _train_blocked(project: Project) -> str:
+    """Why this project cannot train the built-in model, or "" if it can."""
+    try:
+        check_can_train(project)
+    except BackendError as exc:
+        return str(exc)
+    return ""
+
+
+def _learning_chart(versions: list[ModelVersion]) -> str:
+    """Held-out accuracy and macro-F1 of every version against its number of training labels."""
+    ordered = [mv for mv in reversed(versions) if mv.metrics]
+    return charts.line_chart(
+        [(name, [(mv.train_size, mv.metrics.get(key), f"v{mv.version}") for mv in ordered])
+         for name, key in (("accuracy", "accuracy"), ("macro-F1", "macro_f1"))],
+        "Learning curve: held-out accuracy and macro-F1 against training labels",
+        x_title="training labels", y_title="score", y_max=1.0)
+
+
+def _version_details(mv: ModelVersion | None) -> dict:
+    """Calibration, per-class rows, confusion and label issues of one version, for the template."""
+    if mv is None:
+        return {}
+    m = mv.metrics or {}
+    confusion = m.get("confusion") or {}
+    names, matrix = confusion.get("labels") or [], confusion.get("matrix") or []
+    mistakes = sorted(((matrix[i][j], names[i], names[j]) for i in range(len(matrix)) for j in range(len(matrix[i]))
+                       if i != j and matrix[i][j]), key=lambda t: -t[0])
+    issues = [_issue_row(issue) for issue in LabelIssue.objects.filter(model_version=mv)
+              .select_related("item").order_by("rank")]
+    return {
+        "calibration_chart": charts.calibration_chart(m.get("calibration") or [],
+                                                      f"Calibration of version {mv.version}"),
+        "confusion_chart": charts.heatmap(names, matrix, f"Confusion of version {mv.version}",
+                                          row_title="human", col_title="model") if names else "",
+        "mistakes": [{"count": n, "human": a, "model": b} for n, a, b in mistakes[:8]],
+        "per_class": [{"label": label, **row, "trained_on": (mv.label_counts or {}).get(label)}
+                      for label, row in (m.get("per_class") or {}).items()],
+        "issues": issues,
+    }
+
+
+def _issue_row(issue: LabelIssue) -> dict:
+    """A likely label error with a preview of its item: its text, or its image if the URL is plain."""
+    data = issue.item.data if isinstance(issue.item.data, dict) else {}
+    image = data.get("image")
+    safe_image = isinstance(image, str) and (image.startswith(("/", "https://", "http://"))
+                                             and not image.startswith("//"))
+    text = data.get("text")
+    if not isinstance(text, str):
+        text = "" if safe_image else json.dumps(data)[:300]
+    return {"rank": issue.rank, "item": issue.item_id, "external_id": issue.item.external_id, "text": text,
+            "image": image if safe_image else "", "given": _value_text(issue.given),
+            "suggested": _value_text(issue.suggested), "given_probability": _percent(issue.given_probability),
+            "suggested_confidence": _percent(issue.suggested_confidence)}
+
+
+def _percent(p: float) -> str:
+    """A probability as a whole percentage that never rounds to a certainty it is not."""
+    if 0 < p < 0.005:
+        return "<1%"
+    if 0.995 <= p < 1:
+        return ">99%"
+    return f"{p:.0%}"
+
+
+def _value_text(value) -> str:
+    """A classification or multi-label value as the labels it names."""
+    if isinstance(value, dict) and "label" in value:
+        return str(value["label"])
+    if isinstance(value, dict) and isinstance(value.get("labels"), list):
+        return ", ".join(str(x) for x in value["labels"]) or "(none)"
+    return json.dumps(value)
+
+
+JOB_KINDS = {JobKind.TRAIN: "Training", JobKind.PRELABEL: "Pre-labeling"}
+
+
+def _job_row(job: Job) -> dict:
+    """A job as the models page shows it; static/js/models.js `describe` words it the same way."""
+    params, result = job.params or {}, job.result or {}
+    triggers = [t.get("trigger", "") for t in params.get("triggers") or [] if isinstance(t, dict)]
+    trigger = ", ".join(dict.fromkeys(triggers)) or params.get("trigger", "")
+    if len(triggers) > 1:
+        trigger += f" ({len(triggers)} requests)"
+    if job.state == JobState.FAILED:
+        note = job.error
+    elif job.state == JobState.PENDING:
+        note = "Waiting for a worker."
+    elif job.state == JobState.SUCCEEDED and result.get("skipped"):
+        note = f"Skipped: {result.get('reason', '')}"
+    elif job.state == JobState.SUCCEEDED and job.kind == JobKind.TRAIN and "version" in result:
+        outcome = (result.get("decision") or {}).get("outcome", "")
+        note = f"Version {result['version']}" + (f": {outcome}" if outcome else "") + "."
+    elif job.state == JobState.SUCCEEDED and job.kind == JobKind.PRELABEL and "scored" in result:
+        note = f"Scored {result['scored']} items" + (
+            f" with version {result['model_version']}" if result.get("model_version") else "") + "."
+    else:
+        note = ""
+    return {"id": job.pk, "kind": job.kind, "kind_name": JOB_KINDS.get(job.kind, job.kind), "state": job.state,
+            "progress": job.progress, "total": job.total, "trigger": trigger, "note": note}
 
 
 SETTINGS_FIELDS = ("auto_accept_threshold", "escalation_threshold", "escalated_overlap", "audit_rate", "overlap",

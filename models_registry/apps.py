@@ -1,6 +1,28 @@
+import logging
+
 from django.apps import AppConfig
+
+log = logging.getLogger(__name__)
+
+
+def _retrain_if_due(sender, project_id: int, **kwargs) -> None:
+    from models_registry.triggers import after_final_label
+    from tasks.models import Project
+
+    project = Project.objects.filter(pk=project_id, retrain_every__isnull=False).first()
+    if project is None:
+        return
+    try:
+        after_final_label(project)
+    except Exception:  # the label is saved; a trigger that fails must not fail the request
+        log.exception("retrain trigger of project %s failed", project_id)
 
 
 class ModelsRegistryConfig(AppConfig):
     name = "models_registry"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tasks.signals import human_final_label
+
+        human_final_label.connect(_retrain_if_due, dispatch_uid="retrain-after-labels")

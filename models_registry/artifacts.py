@@ -1,6 +1,11 @@
-"""Trained models on disk: one file per model version under MEDIA_ROOT/models/."""
+"""Trained models on disk: one file per model version under MEDIA_ROOT/models/.
+
+Each file's SHA-256 is kept with its version, so a damaged file is caught before it is used,
+even where the damaged bytes would still unpickle.
+"""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -15,21 +20,34 @@ def relative_path(project_id: int, version: int) -> str:
     return f"models/project-{project_id}/v{version}.joblib"
 
 
-def save(model: Any, relative: str) -> int:
-    """Write the model atomically (temporary file, then rename); return its size in bytes."""
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def save(model: Any, relative: str) -> str:
+    """Write the model atomically (temporary file, then rename), read it back; return its SHA-256."""
     path = Path(settings.MEDIA_ROOT) / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     joblib.dump(model, tmp, compress=3)
     os.replace(tmp, path)
-    return path.stat().st_size
+    digest = _digest(path)
+    load(relative, digest)  # a file that cannot be read back is never registered
+    return digest
 
 
-def load(relative: str) -> Any:
-    """Read a stored model, or raise `BackendError` if it is missing or unreadable."""
+def load(relative: str, sha256: str = "") -> Any:
+    """Read a stored model, or raise `BackendError` if it is missing, altered or unreadable."""
     path = Path(settings.MEDIA_ROOT) / relative
     if not relative or not path.exists():
         raise BackendError(f"The model file {relative!r} is missing.")
+    if sha256 and _digest(path) != sha256:
+        raise BackendError(f"The model file {relative!r} is corrupt: its checksum does not match the one "
+                           f"recorded when it was trained.")
     try:
         return joblib.load(path)
     except Exception as exc:  # damaged bytes fail to unpickle with nearly anything (struct.error, zlib.error...)

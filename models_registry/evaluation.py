@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 
 def values_and_confidence(task_type: str, classes: list[str], probs: np.ndarray) -> tuple[list[Any], np.ndarray]:
@@ -19,20 +19,29 @@ def values_and_confidence(task_type: str, classes: list[str], probs: np.ndarray)
     return [{"label": classes[j]} for j in best], probs.max(axis=1)
 
 
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
-    """ECE: the mean gap between confidence and accuracy over equal-width confidence bins."""
+def calibration_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> list[dict]:
+    """The reliability diagram: per equal-width confidence bin, its count, mean confidence and accuracy."""
     confidence = np.asarray(confidence, dtype=float)
     correct = np.asarray(correct, dtype=float)
-    if len(confidence) == 0:
-        return 0.0
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    ece = 0.0
+    rows = []
     for b in range(bins):
         mask = which == b
-        if mask.any():
-            ece += mask.mean() * abs(confidence[mask].mean() - correct[mask].mean())
-    return float(ece)
+        rows.append({"lower": round(float(edges[b]), 2), "upper": round(float(edges[b + 1]), 2),
+                     "count": int(mask.sum()),
+                     "confidence": round(float(confidence[mask].mean()), 4) if mask.any() else None,
+                     "accuracy": round(float(correct[mask].mean()), 4) if mask.any() else None})
+    return rows
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """ECE: the mean gap between confidence and accuracy over equal-width confidence bins."""
+    total = len(confidence)
+    if total == 0:
+        return 0.0
+    return float(sum(row["count"] / total * abs(row["confidence"] - row["accuracy"])
+                     for row in calibration_bins(confidence, correct, bins) if row["count"]))
 
 
 def metrics(task_type: str, classes: list[str], probs: np.ndarray, truth: list[Any]) -> dict:
@@ -45,6 +54,7 @@ def metrics(task_type: str, classes: list[str], probs: np.ndarray, truth: list[A
         precision, recall, _, support = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
         macro = f1_score(y_true, y_pred, average="macro", zero_division=0)
         accuracy = float(correct.mean())
+        confusion = None
     else:
         predicted = [v["label"] for v in values]
         correct = np.array([p == t for p, t in zip(predicted, truth)])
@@ -52,6 +62,10 @@ def metrics(task_type: str, classes: list[str], probs: np.ndarray, truth: list[A
             truth, predicted, labels=classes, zero_division=0)
         macro = f1_score(truth, predicted, labels=sorted(set(truth)), average="macro", zero_division=0)
         accuracy = float(accuracy_score(truth, predicted))
+        # Rows: the human value, columns: the model's; labels the model does not know get a row too.
+        names = list(classes) + sorted({t for t in truth if t not in set(classes)})
+        confusion = {"labels": names,
+                     "matrix": confusion_matrix(truth, predicted, labels=names).tolist() if truth else []}
     return {
         "accuracy": round(accuracy, 4),
         "macro_f1": round(float(macro), 4),
@@ -59,4 +73,6 @@ def metrics(task_type: str, classes: list[str], probs: np.ndarray, truth: list[A
         "per_class": {c: {"precision": round(float(p), 4), "recall": round(float(r), 4), "support": int(s)}
                       for c, p, r, s in zip(classes, precision, recall, support)},
         "test_size": len(truth),
+        "calibration": calibration_bins(confidence, correct),
+        **({"confusion": confusion} if confusion else {}),
     }

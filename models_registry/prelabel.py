@@ -47,7 +47,7 @@ def _backend(project: Project, mv: ModelVersion | None, sample: dict) -> tuple[B
     if mv is None:
         raise BackendError("The project has no active model; train one (or activate a version) first.")
     backend_cls = BACKENDS.get(mv.backend) or builtin_for(sample)
-    return backend_cls(project.task_type, list(mv.labels)), artifacts.load(mv.artifact.name)
+    return backend_cls(project.task_type, list(mv.labels)), artifacts.load(mv.artifact.name, mv.artifact_sha256)
 
 
 def _external_version(project: Project) -> ModelVersion:

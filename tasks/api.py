@@ -17,7 +17,7 @@ from hitl.parsers import LimitedJSONParser
 from tasks import jobs, queue, services
 from tasks.access import check_role, get_item, get_job, get_project, visible_projects
 from tasks.importing import import_records, import_upload, schema_of
-from tasks.models import ItemStatus, Job, Membership
+from tasks.models import ItemStatus, Job, JobKind, JobState, Membership
 from tasks.records import decode_array, iter_array
 from tasks.serializers import (
     ItemSerializer,
@@ -215,3 +215,37 @@ class JobRetryView(APIView):
             raise ValidationError({"state": ["The job already succeeded."]})
         job = jobs.retry(job)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ProjectJobsView(generics.ListAPIView):
+    """The project's recent jobs, newest first; `kind` (repeatable) and `state` filter, `limit` caps."""
+
+    serializer_class = JobSerializer
+    pagination_class = None
+
+    @extend_schema(parameters=[OpenApiParameter("kind", str, many=True), OpenApiParameter("state", str),
+                               OpenApiParameter("limit", int)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        project = get_project(self.request.user, self.kwargs["pk"])
+        jobs_ = Job.objects.filter(project=project).order_by("-id")
+        kinds = [k for value in self.request.query_params.getlist("kind") for k in value.split(",") if k]
+        unknown = sorted(set(kinds) - set(JobKind.values))
+        if unknown:
+            raise ValidationError({"kind": [f"Unknown job kind {unknown[0]!r}; one of {', '.join(JobKind.values)}."]})
+        if kinds:
+            jobs_ = jobs_.filter(kind__in=kinds)
+        state = self.request.query_params.get("state")
+        if state:
+            if state not in JobState.values:
+                raise ValidationError({"state": [f"One of {', '.join(JobState.values)}."]})
+            jobs_ = jobs_.filter(state=state)
+        try:
+            limit = int(self.request.query_params.get("limit", 20))
+        except ValueError:
+            raise ValidationError({"limit": ["Must be a whole number."]}) from None
+        if not 1 <= limit <= 200:
+            raise ValidationError({"limit": ["Must be between 1 and 200."]})
+        return jobs_[:limit]

@@ -40,6 +40,11 @@ class Project(models.Model):
                                         default="majority")
     strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.LEAST_CONFIDENCE)
     retrain_every = models.PositiveIntegerField(null=True, blank=True)
+    # When to retrain on a timer: "every 6 hours", "every 30 minutes", or a cron line "0 3 * * *";
+    # empty = never. Kept in django-celery-beat's tables (tasks.schedules).
+    retrain_schedule = models.CharField(max_length=100, blank=True, default="")
+    # A new model version replaces the active one only if its held-out accuracy is at most this much lower.
+    promotion_margin = models.FloatField(default=0.01)
     lease_seconds = models.PositiveIntegerField(default=600)
     # Share of `next` calls that hand out a gold (honeypot) item the annotator has not had yet.
     gold_rate = models.FloatField(default=0.1)
@@ -144,6 +149,9 @@ class Item(models.Model):
             ),
             models.Index(fields=["project", "status", "id"], name="item_project_status"),
             models.Index(fields=["project", "id"], name="item_gold", condition=Q(gold__isnull=False)),
+            # Counts the human final labels since the last training (retrain_every).
+            models.Index(fields=["project", "final_at"], name="item_human_final",
+                         condition=Q(final_source__in=["gold", "consensus", "reviewer"])),
         ]
         constraints = [
             # NULL (no external id) never collides.
@@ -228,7 +236,10 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["state", "heartbeat_at"], name="job_state")]
+        indexes = [
+            models.Index(fields=["state", "heartbeat_at"], name="job_state"),
+            models.Index(fields=["project", "kind", "state"], name="job_project_kind"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.state})"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import Role
+from tasks import schedules
 from tasks.models import Item, Job, Project, TaskType
 
 
@@ -17,7 +18,8 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "task_type", "labels", "instructions", "overlap", "auto_accept_threshold",
             "escalation_threshold", "escalated_overlap", "audit_rate", "consensus_iou", "consensus_method", "strategy",
-            "retrain_every", "lease_seconds", "model_backend", "model_endpoint", "model_timeout", "gold_rate",
+            "retrain_every", "retrain_schedule", "promotion_margin", "lease_seconds", "model_backend",
+            "model_endpoint", "model_timeout", "gold_rate",
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]
@@ -33,6 +35,15 @@ class ProjectSerializer(serializers.ModelSerializer):
             return attrs[name]
         return getattr(self.instance, name) if self.instance is not None else None
 
+    def validate_retrain_schedule(self, spec: str) -> str:
+        spec = " ".join((spec or "").split())
+        if spec:
+            try:
+                schedules.parse(spec)
+            except ValueError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        return spec
+
     def validate_labels(self, labels: list[str]) -> list[str]:
         if len(set(labels)) != len(labels):
             raise serializers.ValidationError("Label names must be unique.")
@@ -46,11 +57,12 @@ class ProjectSerializer(serializers.ModelSerializer):
         if self.instance is not None and "task_type" in attrs and attrs["task_type"] != self.instance.task_type:
             if self.instance.items.exists():
                 raise serializers.ValidationError({"task_type": "Cannot change the task type of a project with items."})
-        for name in ("auto_accept_threshold", "escalation_threshold", "audit_rate", "gold_rate", "consensus_iou"):
+        for name in ("auto_accept_threshold", "escalation_threshold", "audit_rate", "gold_rate", "consensus_iou",
+                     "promotion_margin"):
             value = attrs.get(name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise serializers.ValidationError({name: "Must be between 0 and 1."})
-        for name in ("audit_rate", "consensus_iou"):
+        for name in ("audit_rate", "consensus_iou", "promotion_margin"):
             if name in attrs and attrs[name] is None:
                 raise serializers.ValidationError({name: "Must be between 0 and 1."})
         accept = self._merged(attrs, "auto_accept_threshold")
@@ -118,5 +130,5 @@ class QueueItemSerializer(serializers.ModelSerializer):
 class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
-        fields = ["id", "kind", "state", "progress", "total", "error", "result", "project", "attempts",
+        fields = ["id", "kind", "state", "progress", "total", "error", "result", "params", "project", "attempts",
                   "created_at", "started_at", "finished_at"]

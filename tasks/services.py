@@ -6,13 +6,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from tasks import audit
+from tasks import audit, schedules, signals
 from tasks.models import FinalSource, Item, ItemStatus, Membership, Project
 
 # Project settings whose changes are recorded in the audit trail.
 _AUDITED_SETTINGS = (
     "name", "task_type", "labels", "overlap", "auto_accept_threshold", "escalation_threshold",
-    "escalated_overlap", "audit_rate", "strategy", "retrain_every", "lease_seconds", "instructions",
+    "escalated_overlap", "audit_rate", "strategy", "retrain_every", "retrain_schedule", "promotion_margin",
+    "lease_seconds", "instructions",
 )
 
 
@@ -21,6 +22,7 @@ def create_project(*, user, **fields: Any) -> Project:
     with transaction.atomic():
         project = Project.objects.create(created_by=user, **fields)
         Membership.objects.create(project=project, user=user)
+        schedules.sync(project)
         audit.record("project.created", user=user, project=project, settings=_settings(project))
     return project
 
@@ -32,6 +34,8 @@ def update_project(project: Project, *, user, **fields: Any) -> Project:
         for name, value in fields.items():
             setattr(project, name, value)
         project.save()
+        if "retrain_schedule" in fields:
+            schedules.sync(project)
         if "overlap" in fields and before["overlap"] != project.overlap:
             # Waiting items take the new overlap, unless they already have that many
             # annotations (they keep waiting for the count they were routed with), and
@@ -79,6 +83,9 @@ def set_final(item: Item, value: Any, source: str, *, user=None, reason: str = "
                              "updated_at"])
     audit.record("final.set", user=user, project=item.project_id, item=item, value=value, source=source,
                  reason=reason)
+    if source != FinalSource.MODEL:
+        project_id = item.project_id
+        transaction.on_commit(lambda: signals.human_final_label.send(sender=Item, project_id=project_id))
 
 
 def send_to_review(item: Item, reason: str) -> None:

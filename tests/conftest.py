@@ -95,18 +95,30 @@ def project(admin, annotator, annotator2, reviewer, ml_engineer):
 
 
 class Worker:
-    """A real `celery worker` process bound to the test database and Redis broker."""
+    """A real Celery process bound to the test database and Redis broker: `celery worker` by default,
+    or what `argv` says (`celery beat`); with `log`, its output goes to that file."""
 
-    def __init__(self, env: dict):
+    def __init__(self, env: dict, argv: list[str] | None = None, log: Path | None = None):
         self.env = env
+        self.argv = argv or ["worker", "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+                             "--without-heartbeat"]
+        self.log = log
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--pool=solo", "--loglevel=INFO",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{time.time_ns()}@%h"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        argv = [sys.executable, "-m", "celery", "-A", "hitl", *self.argv]
+        if self.argv[0] == "worker":
+            argv += ["-n", f"test-{time.time_ns()}@%h"]
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            if self.log:
+                out.close()
+
+    def output(self) -> str:
+        """What the process has logged so far (with `log`)."""
+        return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""
 
     def kill(self) -> None:
         """SIGKILL, as when a machine dies: no chance to clean up or acknowledge."""
@@ -123,19 +135,65 @@ class Worker:
                 self.proc.kill()
 
 
-@pytest.fixture(scope="session")
-def worker(django_db_setup, django_db_blocker):
-    """A running worker; tests using it need `django_db(transaction=True)` so it sees their rows."""
+def _celery_env(django_db_blocker) -> dict:
+    """The test process's environment, with DATABASE_URL pointing at the test database."""
     with django_db_blocker.unblock():
         settings_dict = connection.settings_dict
     env = dict(os.environ)
     env["DATABASE_URL"] = (
         f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
     )
-    w = Worker(env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, django_db_blocker):
+    """A running worker; tests using it need `django_db(transaction=True)` so it sees their rows."""
+    w = Worker(_celery_env(django_db_blocker))
     w.start()
     yield w
     w.stop()
+
+
+# Longest sleep of beat between two looks at its schedule (`--max-interval`; beat's default is 5 s).
+BEAT_INTERVAL = 1
+
+
+@pytest.fixture(scope="session")
+def beat(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A running `celery beat` with the database scheduler (the settings' CELERY_BEAT_SCHEDULER): it fires
+    what django-celery-beat's tables in the test database hold, and re-reads them when they change.
+
+    Tests using it need `django_db(transaction=True)`, `worker` to run what it sends, and `beat_watches()`
+    before they change a schedule. `beat.output()` is its log.
+    """
+    folder = tmp_path_factory.mktemp("beat")
+    b = Worker(_celery_env(django_db_blocker), log=folder / "beat.log",
+               argv=["beat", "--loglevel=INFO", "-s", str(folder / "schedule"), "--max-interval", str(BEAT_INTERVAL)])
+    b.start()
+    deadline = time.monotonic() + 30
+    while "beat: Starting..." not in b.output():
+        if b.proc.poll() is not None or time.monotonic() > deadline:
+            b.stop()
+            raise RuntimeError("celery beat did not start:\n" + b.output()[-3000:])
+        time.sleep(0.1)
+    yield b
+    b.stop()
+
+
+def beat_watches() -> None:
+    """Make sure beat notices the next schedule change.
+
+    Beat reloads its schedule when django-celery-beat's change marker (the one `PeriodicTasks` row) is
+    newer than the marker it saw last. The flush after a `transaction=True` test deletes that row, and
+    beat then takes the first marker written after it for a starting point, not for a change: a schedule
+    set then would wait for beat's full reload, every 5 minutes. Writing a marker and letting beat read it
+    once avoids that.
+    """
+    from django_celery_beat.models import PeriodicTasks
+
+    PeriodicTasks.update_changed()
+    time.sleep(BEAT_INTERVAL + 0.5)
 
 
 def wait_for_job(job_id: int, timeout: float = 60.0) -> Job:

@@ -54,7 +54,7 @@ def test_ml_engineers_and_admins_start_model_jobs(request, as_user, reviews_proj
 
     assert r.status_code == status
     if status == 202:
-        assert set(r.json()) == {"job"}
+        assert set(r.json()) == ({"job", "coalesced"} if action == "train" else {"job"})
         job = Job.objects.get(pk=r.json()["job"])
         assert (job.kind, job.state, job.project_id, job.created_by_id) == (action, "pending", reviews_project.pk,
                                                                               user.pk)
@@ -235,36 +235,52 @@ def test_train_list_activate_and_prelabel_on_the_worker(worker, as_user, ml_engi
     load(reviews_project, synthetic_reviews(60), gold=40)
     client = as_user(ml_engineer)
 
-    for expected_version in (1, 2):
-        r = client.post(f"/api/projects/{reviews_project.pk}/train/")
-        assert r.status_code == 202
-        job = wait_for_job(r.json()["job"])
-        assert job.state == "succeeded", job.error
-        assert job.result["version"] == expected_version
-        assert job.progress == job.total == 3
-
-    models = client.get(f"/api/projects/{reviews_project.pk}/models/").json()
-    assert [(m["version"], m["active"], m["train_size"]) for m in models] == [(2, False, 40), (1, True, 40)]
-    for m in models:
-        assert m["created"]
-        assert 0.0 <= m["metrics"]["accuracy"] <= 1.0 and 0.0 <= m["metrics"]["macro_f1"] <= 1.0
-
-    r = client.post(f"/api/models/{models[0]['id']}/activate/")
-    assert r.status_code == 200
-    assert active_versions(reviews_project) == [2]
-
-    r = client.post(f"/api/projects/{reviews_project.pk}/prelabel/")
-    assert r.status_code == 202
+    r = client.post(f"/api/projects/{reviews_project.pk}/train/")
+    assert r.status_code == 202 and r.json()["coalesced"] is False
     job = wait_for_job(r.json()["job"])
     assert job.state == "succeeded", job.error
-    assert job.result["scored"] == 20 and job.result["model_version"] == 2
+    assert job.result["version"] == 1 and job.result["decision"]["outcome"] == "first"
+    assert job.progress == job.total == 6  # three folds, the final fit, judging, storing
+    # The first version is active at once, and a pre-label run re-scores the queue with it.
+    prelabel = wait_for_job(job.result["prelabel_job"])
+    assert prelabel.state == "succeeded", prelabel.error
+    assert prelabel.result["scored"] == 20 and prelabel.result["model_version"] == 1
+
+    # Nothing new to learn from: the job is skipped, with the reason.
+    r = client.post(f"/api/projects/{reviews_project.pk}/train/")
+    skipped = wait_for_job(r.json()["job"])
+    assert skipped.state == "succeeded"
+    assert skipped.result == {"skipped": True, "reason": "No new labels since version 1 (trained on the "
+                              "project's 40 human labels); nothing to retrain on."}
+    r = client.post(f"/api/projects/{reviews_project.pk}/train/", {"force": True}, format="json")
+    job = wait_for_job(r.json()["job"])
+    assert job.state == "succeeded", job.error
+    assert job.result["version"] == 2
+
+    models = client.get(f"/api/projects/{reviews_project.pk}/models/").json()
+    assert [m["version"] for m in models] == [2, 1]
+    for m in models:
+        assert m["created"] and m["labels_seen"] == 40 and m["train_size"] + m["holdout_size"] == 40
+        assert 0.0 <= m["metrics"]["accuracy"] <= 1.0 and 0.0 <= m["metrics"]["macro_f1"] <= 1.0
+    # Trained on the same labels, v2 is exactly as good on the same held-out items: it takes over.
+    assert models[0]["decision"]["outcome"] == "activated"
+    assert models[0]["decision"]["champion_version"] == 1
+    assert models[0]["decision"]["champion"] == models[0]["decision"]["challenger"]
+    assert active_versions(reviews_project) == [2]
+    wait_for_job(job.result["prelabel_job"])
+
+    r = client.post(f"/api/models/{models[1]['id']}/activate/")
+    assert r.status_code == 200 and r.json()["active"] and r.json()["version"] == 1
+    assert active_versions(reviews_project) == [1]
+    job = wait_for_job(r.json()["prelabel_job"])
+    assert job.state == "succeeded", job.error
+    assert job.result["scored"] == 20 and job.result["model_version"] == 1
     assert sum(job.result["bands"].values()) == 20
     assert job.progress == job.total == 20
     unlabeled = Item.objects.filter(project=reviews_project).exclude(final_source=FinalSource.GOLD)
     assert not unlabeled.filter(status=ItemStatus.NEW).exists()
-    assert unlabeled.filter(status=ItemStatus.AUTO_ACCEPTED, final_source=FinalSource.MODEL).exists()
-    assert Prediction.objects.filter(model_version__version=2, item__project=reviews_project).count() == 20
-    assert {i.prediction["model_version"] for i in unlabeled} == {2}
+    assert Prediction.objects.filter(model_version__version=1, item__project=reviews_project).count() == 20
+    assert {i.prediction["model_version"] for i in unlabeled} == {1}
 
 
 @pytest.mark.worker

@@ -9,6 +9,7 @@ from django.conf import settings
 
 from models_registry import artifacts
 from models_registry.backends import BackendError
+from models_registry.holdout import is_held_out
 from models_registry.models import ModelVersion
 from models_registry.training import train
 from tasks.importing import import_records, schema_of
@@ -20,6 +21,10 @@ from tests.models_registry import digits, load, reviews, synthetic_reviews
 pytestmark = pytest.mark.django_db
 
 DIGITS = [str(d) for d in range(10)]
+
+
+def gold_ids(project) -> list[int]:
+    return list(Item.objects.filter(project=project, final_source=FinalSource.GOLD).values_list("pk", flat=True))
 
 
 @pytest.fixture
@@ -35,7 +40,10 @@ def test_a_text_model_on_real_reviews_is_stored_as_version_one_and_made_active(r
     assert mv.version == 1
     assert mv.active
     assert mv.backend == "builtin_text"
-    assert mv.train_size == 70
+    assert mv.labels_seen == 70
+    assert mv.train_size + mv.holdout_size == 70
+    assert mv.holdout_size == mv.metrics["test_size"] == sum(is_held_out(pk) for pk in gold_ids(review_project))
+    assert 5 < mv.holdout_size < 25  # about a fifth
     assert mv.labels == ["fresh", "rotten"]
     assert mv.training_seconds > 0
     assert mv.created_by == ml_engineer
@@ -44,7 +52,7 @@ def test_a_text_model_on_real_reviews_is_stored_as_version_one_and_made_active(r
     assert 0.0 <= mv.metrics["ece"] <= 1.0
     assert set(mv.metrics["per_class"]) == {"fresh", "rotten"}
     assert set(mv.metrics["per_class"]["fresh"]) >= {"precision", "recall"}
-    assert mv.metrics["test_size"] == 14  # a held-out fifth
+    assert mv.metrics["evaluated_on"] == "holdout"
     assert (Path(settings.MEDIA_ROOT) / mv.artifact.name).is_file()
     assert ModelVersion.objects.get(project=review_project, active=True) == mv
 
@@ -62,15 +70,12 @@ def test_the_stored_artifact_loads_and_gives_calibrated_probabilities(review_pro
     assert mv.metrics["accuracy"] == 1.0  # clearly worded reviews are learned
 
 
-def test_a_second_model_gets_the_next_version_and_waits_for_activation(review_project):
+def test_a_second_model_gets_the_next_version_and_its_own_file(review_project):
     load(review_project, synthetic_reviews(40), gold=30)
     first = train(review_project)
-    second = train(review_project)
+    second = train(review_project, force=True)
 
     assert (first.version, second.version) == (1, 2)
-    assert not second.active
-    first.refresh_from_db()
-    assert first.active
     assert first.artifact.name != second.artifact.name
     assert (Path(settings.MEDIA_ROOT) / second.artifact.name).is_file()
 
@@ -82,7 +87,7 @@ def test_an_image_model_learns_real_digits(admin):
     mv = train(project)
 
     assert mv.backend == "builtin_image"
-    assert mv.train_size == 200
+    assert mv.train_size + mv.holdout_size == 200
     assert mv.labels == DIGITS
     assert set(mv.metrics["per_class"]) == set(DIGITS)
     assert mv.metrics["accuracy"] > 0.8
@@ -100,7 +105,8 @@ def test_only_human_final_values_are_training_data(review_project):
 
     mv = train(review_project)
 
-    assert mv.train_size == 20 + 5 + 3  # gold, consensus and reviewer; not the model's own acceptances
+    assert mv.labels_seen == 20 + 5 + 3  # gold, consensus and reviewer; not the model's own acceptances
+    assert mv.train_size + mv.holdout_size == 28
 
 
 @pytest.mark.parametrize("gold", [0, 5, 9])
@@ -120,7 +126,7 @@ def test_too_few_labels_is_a_clear_error_and_no_new_version(review_project, gold
 @pytest.mark.parametrize("gold", [10, 12])
 def test_ten_labels_are_enough_though_a_fifth_is_held_out(review_project, gold):
     load(review_project, synthetic_reviews(30), gold=gold)
-    assert train(review_project).train_size == gold
+    assert train(review_project).labels_seen == gold
 
 
 def test_a_single_class_is_a_clear_error_and_no_new_version(review_project):
@@ -145,7 +151,7 @@ def test_a_class_with_a_single_example_still_trains(review_project):
 
     mv = train(review_project)  # the only "rotten" example must not be held out
 
-    assert mv.train_size == 20
+    assert mv.label_counts == {"fresh": mv.train_size - 1, "rotten": 1}
 
 
 def test_projects_without_a_built_in_model_cannot_train(admin):
@@ -171,7 +177,7 @@ def test_a_multi_label_text_model_trains_and_predicts_each_label(admin):
     mv = train(project)
 
     assert mv.backend == "builtin_text"
-    assert mv.train_size == 42
+    assert mv.labels_seen == 42
     assert set(mv.metrics["per_class"]) == {"acting", "plot", "music"}
     assert mv.metrics["accuracy"] > 0.5
     probs = artifacts.load(mv.artifact.name).predict_proba(["superb performances and a haunting score"])

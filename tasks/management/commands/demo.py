@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -89,7 +90,9 @@ class Command(BaseCommand):
 
     def serve(self, addr: str) -> None:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--pool=solo", "--loglevel=INFO"],
+            # -B: the worker runs beat too, for the lease clean-up and projects' retraining schedules.
+            [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--pool=solo", "--loglevel=INFO", "-B",
+             "--schedule", str(Path(settings.HITL_VAR_DIR) / "celerybeat-schedule")],
             env=os.environ.copy(),
         )
         self.stdout.write(f"Celery worker started (pid {worker.pid}), broker {settings.CELERY_BROKER_URL}")

@@ -1,0 +1,199 @@
+"""Issue 7, point 6: the whole retraining loop on real servers, through the REST API.
+
+PostgreSQL, Redis, a Celery worker and Celery beat (django-celery-beat's database scheduler) run as
+in production. Scikit-learn's handwritten digits are imported with a few gold labels; version 1 is
+trained on those; two annotators label what `next` serves them (one disagreement goes to a reviewer);
+the admin sets a retraining schedule; beat fires it, version 2 is trained, judged against version 1
+and activated by itself, and the pre-labeling that follows re-orders the queue and auto-accepts more.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from annotations.models import Annotation
+from tasks.models import LABELABLE, Item
+from tests.conftest import beat_watches, wait_for_job
+from tests.models_registry import digits
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+LABELS = [str(d) for d in range(10)]
+THRESHOLD = 0.9  # auto-accept at this confidence
+HEAD = 20  # the first items of the queue compared before and after the retraining
+
+
+@pytest.fixture
+def members(admin, annotator, annotator2, reviewer, ml_engineer, as_user):
+    """An API client per role: the admin, two annotators, a reviewer and an ML engineer."""
+    return {"admin": as_user(admin), "ann": as_user(annotator), "bob": as_user(annotator2),
+            "reviewer": as_user(reviewer), "ml": as_user(ml_engineer)}
+
+
+def create_digits_project(members, users, n: int, gold: int) -> tuple[int, dict[int, str]]:
+    """A project of the first `n` digits, the first `gold` with their true label as gold; the true label by id."""
+    admin = members["admin"]
+    r = admin.post("/api/projects/", {
+        "name": "Digits", "task_type": "classification", "labels": LABELS, "overlap": 2,
+        "auto_accept_threshold": THRESHOLD, "escalation_threshold": None, "audit_rate": 0.0, "gold_rate": 0.0,
+        "strategy": "least_confidence"}, format="json")
+    assert r.status_code == 201, r.content
+    pid = r.json()["id"]
+    for user in users:
+        assert admin.post(f"/api/projects/{pid}/members/", {"user": user.pk}, format="json").status_code == 201
+    records, truth = [], {}
+    for i, record in enumerate(digits(n)):
+        truth[record["external_id"]] = record["meta_label"]
+        records.append({"data": record["data"], "external_id": record["external_id"],
+                        **({"gold": {"label": record["meta_label"]}} if i < gold else {})})
+    r = admin.post(f"/api/projects/{pid}/import/", records, format="json")
+    assert r.status_code == 201, r.content
+    assert r.json()["imported"] == n
+    return pid, {pk: truth[ext] for pk, ext in Item.objects.filter(project_id=pid).values_list("id", "external_id")}
+
+
+def train_first_version(ml, pid: int) -> dict:
+    """POST train; the first version becomes active by itself and a pre-labeling follows."""
+    r = ml.post(f"/api/projects/{pid}/train/")
+    assert r.status_code == 202, r.content
+    assert r.json()["coalesced"] is False
+    job = wait_for_job(r.json()["job"])
+    assert job.state == "succeeded", job.error
+    assert job.result["version"] == 1 and job.result["active"] is True
+    assert job.result["decision"]["outcome"] == "first"
+    prelabel = wait_for_job(job.result["prelabel_job"])
+    assert prelabel.state == "succeeded", prelabel.error
+    assert prelabel.result["model_version"] == 1
+    return job.result
+
+
+def auto_accepted_share(client, pid: int, n: int) -> float:
+    r = client.get(f"/api/projects/{pid}/items/", {"status": "auto_accepted", "page_size": 1})
+    assert r.status_code == 200
+    return r.json()["count"] / n
+
+
+def queue_head(pid: int, n: int = HEAD) -> list[int]:
+    """The first `n` items in the order `next` serves them (priority, then import order)."""
+    return list(Item.objects.filter(project_id=pid, status__in=LABELABLE).order_by("-priority", "id")
+                .values_list("id", flat=True)[:n])
+
+
+def label(client, pid: int, truth: dict[int, str], wrong: bool = False) -> int:
+    """Take the next item and answer its true digit (or a wrong one); the item's id."""
+    r = client.get(f"/api/projects/{pid}/next/")
+    assert r.status_code == 200, r.content
+    item = r.json()["item"]["id"]
+    value = truth[item] if not wrong else LABELS[(LABELS.index(truth[item]) + 1) % 10]
+    r = client.post(f"/api/items/{item}/annotations/", {"value": {"label": value}}, format="json")
+    assert r.status_code == 201, r.content
+    return item
+
+
+def wait_for(what: str, check, timeout: float):
+    """Poll `check()` until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+def set_schedule(admin, pid: int, spec: str) -> None:
+    r = admin.patch(f"/api/projects/{pid}/", {"retrain_schedule": spec}, format="json")
+    assert r.status_code == 200, r.content
+    assert r.json()["retrain_schedule"] == spec
+
+
+def test_a_scheduled_retrain_activates_a_better_version_that_reorders_the_queue_and_accepts_more(
+        worker, beat, members, admin, annotator, annotator2, reviewer, ml_engineer):
+    n, gold, batch = 1000, 40, 80
+    pid, truth = create_digits_project(members, [annotator, annotator2, reviewer, ml_engineer], n, gold)
+    v1 = train_first_version(members["ml"], pid)
+    share_v1 = auto_accepted_share(members["admin"], pid, n)
+
+    # Both annotators label the `batch` items `next` serves (the first model's least confident);
+    # on the first of them the second annotator is wrong, so the item goes to review.
+    for i in range(batch):
+        item = label(members["ann"], pid, truth)
+        assert label(members["bob"], pid, truth, wrong=i == 0) == item
+    r = members["reviewer"].get(f"/api/projects/{pid}/review/next/")
+    assert r.status_code == 200, r.content
+    disputed = r.json()["item"]["id"]
+    assert r.json()["reason"] == "disagreement"
+    r = members["reviewer"].post(f"/api/items/{disputed}/review/", {"value": {"label": truth[disputed]}},
+                                 format="json")
+    assert r.status_code == 200, r.content
+    assert r.json()["item"]["final"]["source"] == "reviewer"
+    assert members["reviewer"].get(f"/api/projects/{pid}/review/next/").status_code == 204
+    before = queue_head(pid)
+
+    beat_watches()
+    set_schedule(members["admin"], pid, "every 2 seconds")
+    try:
+        def scheduled_version():
+            models = members["ml"].get(f"/api/projects/{pid}/models/").json()
+            return next((m for m in models if m["trigger"] == "schedule"), None)
+
+        v2 = wait_for("a version trained on the schedule", scheduled_version, timeout=30)
+        assert v2["version"] == 2
+        assert v2["labels_seen"] == gold + batch  # gold, consensus and the reviewer's decision
+        assert v2["train_size"] + v2["holdout_size"] == gold + batch
+        assert v2["decision"]["outcome"] == "activated", v2["decision"]
+        assert v2["decision"]["champion_version"] == 1
+        assert v2["decision"]["challenger"] >= v2["decision"]["champion"] - v2["decision"]["margin"]
+        assert v2["active"] is True and v2["activated_at"]
+        assert [m["active"] for m in members["ml"].get(f"/api/projects/{pid}/models/").json()] == [True, False]
+
+        jobs = members["ml"].get(f"/api/projects/{pid}/jobs/", {"kind": "train"}).json()
+        [trained] = [j for j in jobs if (j["result"] or {}).get("version") == 2]
+        assert trained["params"]["trigger"] == "schedule"
+        prelabel = wait_for_job(trained["result"]["prelabel_job"])
+        assert prelabel.state == "succeeded", prelabel.error
+        assert prelabel.result["model_version"] == 2
+    finally:
+        set_schedule(members["admin"], pid, "")
+
+    after = queue_head(pid)
+    assert after != before
+    assert not Item.objects.filter(project_id=pid, status__in=LABELABLE).exclude(
+        prediction__model_version=2).exists(), "the whole queue was re-scored by version 2"
+    # `next` serves the new order: the first item the annotator has not had yet.
+    had = set(Annotation.objects.filter(user=annotator, item__project_id=pid).values_list("item_id", flat=True))
+    r = members["ann"].get(f"/api/projects/{pid}/next/")
+    assert r.status_code == 200
+    assert r.json()["item"]["id"] == next(pk for pk in after if pk not in had)
+    assert r.json()["prediction"]["model_version"] == 2
+
+    share_v2 = auto_accepted_share(members["admin"], pid, n)
+    print(f"\nv1 on {v1['metrics']['test_size']} held-out: {v1['metrics']['accuracy']}, auto-accepted "
+          f"{share_v1:.1%}; v2 ({v2['train_size']} train labels) {v2['decision']['challenger']} against "
+          f"{v2['decision']['champion']} of v1 on the same {v2['holdout_size']} held-out: auto-accepted {share_v2:.1%}")
+    assert share_v2 > share_v1
+
+
+def test_a_scheduled_retrain_without_new_labels_is_skipped_with_a_reason(
+        worker, beat, members, admin, ml_engineer):
+    pid, _ = create_digits_project(members, [ml_engineer], n=100, gold=40)
+    train_first_version(members["ml"], pid)
+
+    beat_watches()
+    set_schedule(members["admin"], pid, "every 2 seconds")
+    try:
+        def scheduled_job():
+            jobs = members["ml"].get(f"/api/projects/{pid}/jobs/", {"kind": "train"}).json()
+            return next((j for j in jobs if j["params"].get("trigger") == "schedule"
+                         and j["state"] in ("succeeded", "failed")), None)
+
+        job = wait_for("a training fired by the schedule", scheduled_job, timeout=20)
+    finally:
+        set_schedule(members["admin"], pid, "")
+
+    assert job["state"] == "succeeded", job["error"]
+    assert job["result"]["skipped"] is True
+    assert job["result"]["reason"].startswith("No new labels since version 1")
+    models = members["ml"].get(f"/api/projects/{pid}/models/").json()
+    assert [(m["version"], m["active"]) for m in models] == [(1, True)]
