@@ -124,7 +124,8 @@ def models_page(request, pk: int):
         "learning_chart": _learning_chart(versions), **_version_details(shown),
         "jobs": [_job_row(job) for job in Job.objects.filter(
             project=project, kind__in=[JobKind.TRAIN, JobKind.PRELABEL]).order_by("-id")[:MODEL_JOBS_SHOWN]],
-        "rollback_to": _rollback_target(versions), "train_blocked": _train_blocked(project),
+        "jobs_limit": MODEL_JOBS_SHOWN, "rollback_to": _rollback_target(versions),
+        "train_blocked": _train_blocked(project),
     })
 
 
@@ -252,7 +253,10 @@ def _job_row(job: Job) -> dict:
 
 
 SETTINGS_FIELDS = ("auto_accept_threshold", "escalation_threshold", "escalated_overlap", "audit_rate", "overlap",
-                   "strategy", "retrain_every", "lease_seconds", "instructions")
+                   "strategy", "retrain_every", "retrain_schedule", "promotion_margin", "lease_seconds",
+                   "instructions")
+# Free-text fields: kept as typed (an empty one means "none", not null).
+TEXT_FIELDS = ("instructions", "retrain_schedule")
 
 
 @login_required
@@ -265,8 +269,9 @@ def project_settings(request, pk: int):
     saved = False
     if request.method == "POST":
         data = {name: _form_value(request.POST.get(name)) for name in SETTINGS_FIELDS if name in request.POST}
-        if "instructions" in data:
-            data["instructions"] = request.POST["instructions"]
+        for name in TEXT_FIELDS:
+            if name in data or name in request.POST:
+                data[name] = request.POST[name]
         serializer = ProjectSerializer(project, data=data, partial=True)
         if serializer.is_valid():
             project = services.update_project(project, user=request.user, **serializer.validated_data)
