@@ -185,7 +185,8 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float | None, s
                  f'<text x="{_num(left + plot_w / 2)}" y="{height - 6}" text-anchor="middle" fill="{AXIS}">'
                  f"{_e(x_title)} →</text>"
                  f'<text x="4" y="{top - 20}" fill="{AXIS}">↑ {_e(y_title)}</text>')
-    legend_x = left + plot_w
+    # Legend above the plot, right-aligned, in series order.
+    legend_x = left + plot_w - sum(8 + 7 * len(name) + 26 for name, _ in series)
     for i, (name, points) in enumerate(series):
         color, dash = SERIES[i % len(SERIES)]
         dashes = f' stroke-dasharray="{dash}"' if dash else ""
@@ -201,11 +202,10 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float | None, s
             if i == 0:
                 parts.append(f'<text class="point-label" x="{_num(px(x))}" y="{_num(py(y) - 8)}" '
                              f'text-anchor="middle" fill="#1b1f24">{_e(_truncate(label, 8))}</text>')
-        # Legend, right-aligned above the plot.
-        legend_x -= 8 + 7 * len(name) + 26
         parts.append(f'<line x1="{_num(legend_x)}" y1="{top - 20}" x2="{_num(legend_x + 20)}" y2="{top - 20}" '
                      f'stroke="{color}" stroke-width="2"{dashes}/><text x="{_num(legend_x + 24)}" '
                      f'y="{top - 16}" fill="#1b1f24">{_e(name)}</text>')
+        legend_x += 8 + 7 * len(name) + 26
     return _svg(width, height, title, "".join(parts))
 
 

@@ -173,6 +173,7 @@ def _version_details(mv: ModelVersion | None) -> dict:
     if mv is None:
         return {}
     m = mv.metrics or {}
+    per_class = m.get("per_class") or {}
     confusion = m.get("confusion") or {}
     names, matrix = confusion.get("labels") or [], confusion.get("matrix") or []
     mistakes = sorted(((matrix[i][j], names[i], names[j]) for i in range(len(matrix)) for j in range(len(matrix[i]))
@@ -185,10 +186,15 @@ def _version_details(mv: ModelVersion | None) -> dict:
         "confusion_chart": charts.heatmap(names, matrix, f"Confusion of version {mv.version}",
                                           row_title="human", col_title="model") if names else "",
         "mistakes": [{"count": n, "human": a, "model": b} for n, a, b in mistakes[:8]],
-        "per_class": [{"label": label, **row, "trained_on": (mv.label_counts or {}).get(label)}
-                      for label, row in (m.get("per_class") or {}).items()],
+        "per_class": [{"label": label, **per_class[label], "trained_on": (mv.label_counts or {}).get(label)}
+                      for label in _label_order(mv.labels, per_class)],
         "issues": issues,
     }
+
+
+def _label_order(labels: list, keyed: dict) -> list:
+    """The keys of `keyed` in the project's label order (a JSON object's own order is not kept)."""
+    return [x for x in labels if x in keyed] + sorted(x for x in keyed if x not in labels)
 
 
 def _issue_row(issue: LabelIssue) -> dict:

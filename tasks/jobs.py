@@ -7,10 +7,13 @@ redelivered message simply runs it again.
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import traceback
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, connections, transaction
@@ -81,6 +84,28 @@ def report_progress(job: Job, progress: int, total: int | None = None) -> None:
         Job.objects.using(alias).filter(pk=job.pk).update(**fields)
     elif not connections["default"].in_atomic_block:
         Job.objects.filter(pk=job.pk).update(**fields)
+    else:
+        # SQLite holds its single write lock until the work commits: progress goes to a side file.
+        _progress_file(job.pk).parent.mkdir(parents=True, exist_ok=True)
+        tmp = _progress_file(job.pk).with_suffix(".tmp")
+        tmp.write_text(json.dumps({"progress": job.progress, "total": job.total}))
+        os.replace(tmp, _progress_file(job.pk))
+
+
+def _progress_file(job_id: int) -> Path:
+    return Path(settings.VAR_DIR) / "job-progress" / f"{job_id}.json"
+
+
+def live(job: Job) -> Job:
+    """The job with the newest progress of a running one, wherever it was recorded."""
+    if job.state == JobState.RUNNING and _progress_alias() is None:
+        try:
+            side = json.loads(_progress_file(job.pk).read_text())
+        except (OSError, ValueError):
+            return job
+        if side["progress"] > job.progress:
+            job.progress, job.total = side["progress"], side["total"]
+    return job
 
 
 # Namespace of the advisory locks that keep two runs of one job apart.
@@ -109,6 +134,8 @@ def complete(job: Job, result: dict | None = None) -> None:
     if job.total is None:
         job.total = job.progress
     job.save(update_fields=["state", "result", "finished_at", "progress", "total"])
+    side = _progress_file(job.pk)
+    transaction.on_commit(lambda: side.unlink(missing_ok=True))
 
 
 def fail(job: Job, error: str) -> None:

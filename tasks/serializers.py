@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import Role
-from tasks import schedules
+from tasks import jobs, schedules
 from tasks.models import Item, Job, Project, TaskType
 
 
@@ -128,6 +128,9 @@ class QueueItemSerializer(serializers.ModelSerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
+    def to_representation(self, job: Job) -> dict:
+        return super().to_representation(jobs.live(job))
+
     class Meta:
         model = Job
         fields = ["id", "kind", "state", "progress", "total", "error", "result", "params", "project", "attempts",

@@ -92,7 +92,7 @@ class Command(BaseCommand):
         worker = subprocess.Popen(
             # -B: the worker runs beat too, for the lease clean-up and projects' retraining schedules.
             [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--pool=solo", "--loglevel=INFO", "-B",
-             "--schedule", str(Path(settings.HITL_VAR_DIR) / "celerybeat-schedule")],
+             "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule")],
             env=os.environ.copy(),
         )
         self.stdout.write(f"Celery worker started (pid {worker.pid}), broker {settings.CELERY_BROKER_URL}")

@@ -1,0 +1,32 @@
+"""Job progress is visible while the job's own transaction is still open."""
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+
+from tasks import jobs
+from tasks.models import Job, JobState
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def test_progress_reported_inside_the_work_transaction_is_readable_at_once(as_user, admin, project):
+    job = Job.objects.create(kind="prelabel", project=project, state=JobState.RUNNING, created_by=admin)
+    with transaction.atomic():
+        jobs.report_progress(job, 40, total=100)
+        seen = as_user(admin).get(f"/api/jobs/{job.pk}/").json()
+        assert (seen["progress"], seen["total"]) == (40, 100)
+
+
+def test_without_a_second_connection_progress_goes_through_a_side_file(monkeypatch, as_user, admin, project):
+    """The embedded SQLite setup has one writer at a time: the web reads a file the worker writes."""
+    monkeypatch.setattr(jobs, "_progress_alias", lambda: None)
+    job = Job.objects.create(kind="prelabel", project=project, state=JobState.RUNNING, created_by=admin)
+    with transaction.atomic():
+        jobs.report_progress(job, 25, total=50)
+        assert Job.objects.get(pk=job.pk).progress == 0  # not in the table yet
+    seen = as_user(admin).get(f"/api/jobs/{job.pk}/").json()
+    assert (seen["progress"], seen["total"]) == (25, 50)
+    with transaction.atomic():
+        jobs.complete(job, {"scored": 50})
+    assert not jobs._progress_file(job.pk).exists()
