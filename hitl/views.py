@@ -18,12 +18,13 @@ from accounts import permissions
 from annotations.models import Annotation
 from annotations.stats import project_stats
 from hitl import charts
+from models_registry import services as model_services
 from models_registry.backends import BackendError
 from models_registry.models import LabelIssue, ModelVersion
 from models_registry.training import check_can_train
-from tasks import services
+from tasks import jobs, services
 from tasks.access import is_member, visible_projects
-from tasks.models import Item, ItemStatus, Job, JobKind, JobState, Project, Strategy
+from tasks.models import Item, ItemStatus, Job, JobKind, Project, Strategy
 from tasks.serializers import ProjectSerializer
 
 
@@ -124,7 +125,7 @@ def models_page(request, pk: int):
         "learning_chart": _learning_chart(versions), **_version_details(shown),
         "jobs": [_job_row(job) for job in Job.objects.filter(
             project=project, kind__in=[JobKind.TRAIN, JobKind.PRELABEL]).order_by("-id")[:MODEL_JOBS_SHOWN]],
-        "jobs_limit": MODEL_JOBS_SHOWN, "rollback_to": _rollback_target(versions),
+        "jobs_limit": MODEL_JOBS_SHOWN, "rollback_to": model_services.rollback_target(project),
         "train_blocked": _train_blocked(project),
     })
 
@@ -141,12 +142,6 @@ def _inspected_version(versions: list[ModelVersion], wanted: str | None) -> Mode
             raise Http404("No such model version.")
         return match
     return next((mv for mv in versions if mv.active), versions[0] if versions else None)
-
-
-def _rollback_target(versions: list[ModelVersion]) -> ModelVersion | None:
-    """The version `POST rollback` would bring back: the last one active before the current one."""
-    earlier = [mv for mv in versions if mv.activated_at and not mv.active and not mv.corrupt]
-    return max(earlier, key=lambda mv: mv.activated_at, default=None)
 
 
 def _train_blocked(project: Project) -> str:
@@ -234,28 +229,10 @@ JOB_KINDS = {JobKind.TRAIN: "Training", JobKind.PRELABEL: "Pre-labeling"}
 
 
 def _job_row(job: Job) -> dict:
-    """A job as the models page shows it; static/js/models.js `describe` words it the same way."""
-    params, result = job.params or {}, job.result or {}
-    triggers = [t.get("trigger", "") for t in params.get("triggers") or [] if isinstance(t, dict)]
-    trigger = ", ".join(dict.fromkeys(triggers)) or params.get("trigger", "")
-    if len(triggers) > 1:
-        trigger += f" ({len(triggers)} requests)"
-    if job.state == JobState.FAILED:
-        note = job.error
-    elif job.state == JobState.PENDING:
-        note = "Waiting for a worker."
-    elif job.state == JobState.SUCCEEDED and result.get("skipped"):
-        note = f"Skipped: {result.get('reason', '')}"
-    elif job.state == JobState.SUCCEEDED and job.kind == JobKind.TRAIN and "version" in result:
-        outcome = (result.get("decision") or {}).get("outcome", "")
-        note = f"Version {result['version']}" + (f": {outcome}" if outcome else "") + "."
-    elif job.state == JobState.SUCCEEDED and job.kind == JobKind.PRELABEL and "scored" in result:
-        note = f"Scored {result['scored']} items" + (
-            f" with version {result['model_version']}" if result.get("model_version") else "") + "."
-    else:
-        note = ""
+    """A job as the models page shows it (the same words as the jobs API, which models.js polls)."""
     return {"id": job.pk, "kind": job.kind, "kind_name": JOB_KINDS.get(job.kind, job.kind), "state": job.state,
-            "progress": job.progress, "total": job.total, "trigger": trigger, "note": note}
+            "progress": job.progress, "total": job.total, "trigger": jobs.trigger_of(job),
+            "note": jobs.summary(job)}
 
 
 SETTINGS_FIELDS = ("auto_accept_threshold", "escalation_threshold", "escalated_overlap", "audit_rate", "overlap",

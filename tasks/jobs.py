@@ -187,3 +187,33 @@ def requeue_stalled() -> int:
         with transaction.atomic():
             retry(job)
     return len(stalled)
+
+
+def trigger_of(job: Job) -> str:
+    """What asked for the job ("manual", "schedule", "labels"), with how many requests it served."""
+    params = job.params or {}
+    triggers = [t.get("trigger", "") for t in params.get("triggers") or [] if isinstance(t, dict)]
+    trigger = ", ".join(dict.fromkeys(t for t in triggers if t)) or params.get("trigger", "")
+    if len(triggers) > 1:
+        trigger += f" ({len(triggers)} requests)"
+    return trigger
+
+
+def summary(job: Job) -> str:
+    """One line on how the job stands or ended, for people."""
+    result = job.result or {}
+    if job.state == JobState.FAILED:
+        return job.error
+    if job.state == JobState.PENDING:
+        return "Waiting for a worker."
+    if job.state != JobState.SUCCEEDED:
+        return ""
+    if result.get("skipped"):
+        return f"Skipped: {result.get('reason', '')}"
+    if job.kind == "train" and "version" in result:
+        outcome = (result.get("decision") or {}).get("outcome", "")
+        return f"Version {result['version']}" + (f": {outcome}" if outcome else "") + "."
+    if job.kind == "prelabel" and "scored" in result:
+        return f"Scored {result['scored']} items" + (
+            f" with version {result['model_version']}" if result.get("model_version") else "") + "."
+    return ""

@@ -128,10 +128,19 @@ class QueueItemSerializer(serializers.ModelSerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
+    trigger = serializers.SerializerMethodField()
+    summary = serializers.SerializerMethodField()
+
     def to_representation(self, job: Job) -> dict:
         return super().to_representation(jobs.live(job))
 
+    def get_trigger(self, job: Job) -> str:
+        return jobs.trigger_of(job)
+
+    def get_summary(self, job: Job) -> str:
+        return jobs.summary(job)
+
     class Meta:
         model = Job
-        fields = ["id", "kind", "state", "progress", "total", "error", "result", "params", "project", "attempts",
-                  "created_at", "started_at", "finished_at"]
+        fields = ["id", "kind", "state", "progress", "total", "error", "result", "summary", "trigger", "params",
+                  "project", "attempts", "created_at", "started_at", "finished_at"]

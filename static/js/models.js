@@ -56,25 +56,6 @@
   // ---- jobs -------------------------------------------------------------------------------------------------
 
   /** The words of hitl/views.py `_job_row`: trigger and note of a job. */
-  function describe(job) {
-    const params = job.params || {};
-    const result = job.result || {};
-    const triggers = (params.triggers || []).map((t) => (t && t.trigger) || "").filter(Boolean);
-    let trigger = [...new Set(triggers)].join(", ") || params.trigger || "";
-    if (triggers.length > 1) trigger += ` (${triggers.length} requests)`;
-    let note = "";
-    if (job.state === "failed") note = job.error || "";
-    else if (job.state === "pending") note = "Waiting for a worker.";
-    else if (job.state === "succeeded" && result.skipped) note = `Skipped: ${result.reason || ""}`;
-    else if (job.state === "succeeded" && job.kind === "train" && "version" in result) {
-      const outcome = (result.decision || {}).outcome;
-      note = `Version ${result.version}${outcome ? `: ${outcome}` : ""}.`;
-    } else if (job.state === "succeeded" && job.kind === "prelabel" && "scored" in result) {
-      note = `Scored ${result.scored} items${result.model_version ? ` with version ${result.model_version}` : ""}.`;
-    }
-    return { trigger, note };
-  }
-
   function setText(el, text) {
     if (el.textContent !== text) el.textContent = text;
   }
@@ -95,7 +76,8 @@
   }
 
   function update(li, job) {
-    const { trigger, note } = describe(job);
+    const trigger = job.trigger || "";
+    const note = job.summary || "";  // worded by the server, as on the first render
     li.dataset.state = job.state;
     const state = li.querySelector(".job-state");
     state.dataset.state = job.state;
