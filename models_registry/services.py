@@ -52,11 +52,16 @@ def activate(mv: ModelVersion, *, user=None) -> Job:
         return make_active(mv, user=user)
 
 
+def rollback_target(project: Project) -> ModelVersion | None:
+    """The version that served before the current one (a damaged one is never a target)."""
+    return (ModelVersion.objects.filter(project=project, activated_at__isnull=False, corrupt=False)
+            .exclude(active=True).order_by("-activated_at").first())
+
+
 def rollback(project: Project, *, user=None) -> tuple[ModelVersion, Job]:
     """Bring back the version that served before the current one."""
     current = ModelVersion.objects.filter(project=project, active=True).first()
-    earlier = (ModelVersion.objects.filter(project=project, activated_at__isnull=False, corrupt=False)
-               .exclude(active=True).order_by("-activated_at").first())
+    earlier = rollback_target(project)
     if earlier is None:
         raise BackendError("No earlier active version to roll back to.")
     check_usable(earlier)
