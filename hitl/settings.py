@@ -123,6 +123,8 @@ HITL_INLINE_IMPORT_MAX_BYTES = env_int("HITL_INLINE_IMPORT_MAX_BYTES", 8 * 1024 
 DATA_UPLOAD_MAX_MEMORY_SIZE = HITL_MAX_JSON_BODY
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
+# Every upload goes to disk as it arrives (nothing large is held in memory), up to HITL_MAX_UPLOAD.
+FILE_UPLOAD_HANDLERS = ["hitl.uploads.LimitedUploadHandler"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

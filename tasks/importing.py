@@ -1,11 +1,19 @@
-"""Importing items: all-or-nothing, in batches, in one transaction."""
+"""Importing items: all-or-nothing, in batches, in one transaction, in constant memory.
+
+Records (from any reader in `tasks.readers`) become items, and any labels they bring become
+gold values, final values, predictions or annotations (with the leases that say who had the
+item). Ids are drawn from the sequence up front on PostgreSQL so that items, annotations and
+leases of a batch go in with one COPY each.
+"""
 from __future__ import annotations
 
 import csv
 import io
 import os
+import shutil
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -16,16 +24,46 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import User
+from annotations.consensus import decide
 from hitl.parsers import BodyTooLarge
 from tasks import audit, jobs
-from tasks.models import FinalSource, Item, ItemStatus, Job, JobKind, Project
-from tasks.records import Record, RecordError, Schema, iter_file
+from tasks.models import FinalSource, Item, ItemStatus, Job, JobKind, LeaseState, Project, ReviewReason
+from tasks.readers import ImageStore, ReadOptions, format_of, read
+from tasks.records import Record, RecordError, Schema
 
 BATCH = 5000
+DUPLICATE_POLICIES = ("error", "skip", "update")
 
 
 def schema_of(project: Project) -> Schema:
     return Schema(task_type=project.task_type, labels=list(project.labels))
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read the files, and what to do with records whose external_id the project has."""
+
+    read: ReadOptions = field(default_factory=ReadOptions)
+    on_duplicate: str = "error"
+
+    def as_params(self) -> dict:
+        return {"read": asdict(self.read), "on_duplicate": self.on_duplicate}
+
+    @classmethod
+    def from_params(cls, params: dict) -> ImportOptions:
+        return cls(read=ReadOptions(**params.get("read", {})), on_duplicate=params.get("on_duplicate", "error"))
+
+
+@dataclass
+class ImportResult:
+    imported: int = 0
+    updated: int = 0
+    skipped: int = 0
+    annotations: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
@@ -34,126 +72,284 @@ def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
         yield batch
 
 
-def _check_external_ids(project: Project, batch: list[Record], seen: set[str]) -> None:
-    ids = [r.external_id for r in batch if r.external_id]
+class _Users:
+    """Usernames of imported annotations and final values to ids, looked up once per name."""
+
+    def __init__(self):
+        self.ids: dict[str, int] = {}
+
+    def resolve(self, batch: list[Record]) -> None:
+        names = {a.user for r in batch for a in r.annotations} | {r.final.by for r in batch if r.final and r.final.by}
+        missing = names - self.ids.keys()
+        if missing:
+            self.ids.update(User.objects.filter(username__in=missing).values_list("username", "id"))
+        for r in batch:
+            for k, a in enumerate(r.annotations):
+                if a.user not in self.ids:
+                    raise RecordError(r.number, f"annotations[{k}].user", f"there is no user named {a.user!r}",
+                                      unit=r.unit)
+
+
+def _existing(project: Project, batch: list[Record], seen: set[str]) -> dict[str, int]:
+    """Ids of items the project already has for the batch's external ids; refuse repeats in the import."""
+    ids = []
     for r in batch:
         if r.external_id:
             if r.external_id in seen:
                 raise RecordError(r.number, "external_id", f"{r.external_id!r} appears twice in this import",
                                   unit=r.unit)
             seen.add(r.external_id)
-    if ids:
-        taken = set(
-            Item.objects.filter(project=project, external_id__in=ids).values_list("external_id", flat=True)
-        )
-        if taken:
-            first = next(r for r in batch if r.external_id in taken)
-            raise RecordError(first.number, "external_id", f"{first.external_id!r} already exists in this project",
-                              unit=first.unit)
+            ids.append(r.external_id)
+    if not ids:
+        return {}
+    return dict(Item.objects.filter(project=project, external_id__in=ids).values_list("external_id", "id"))
 
 
-def _row(project: Project, record: Record, now: datetime) -> dict:
-    """The column values of a new item."""
+def _prediction(record: Record) -> dict | None:
+    p = record.prediction
+    if p is None:
+        return None
+    return {"model_version": p.model_version, "value": p.value, "confidence": p.confidence, "scores": p.scores or {}}
+
+
+def _row(project: Project, record: Record, now: datetime, users: _Users) -> dict:
+    """The column values of a new item, its status derived from the labels it brings."""
     row = {
         "project_id": project.pk, "external_id": record.external_id, "data": record.data,
         "status": ItemStatus.NEW, "priority": 0.0, "needed": project.overlap, "annotation_count": 0,
-        "gold": None, "final_value": None, "final_source": "", "final_at": None, "review_reason": "",
+        "gold": None, "final_value": None, "final_source": "", "final_by_id": None, "final_at": None,
+        "review_reason": "", "prediction": _prediction(record), "confidence": None,
         "created_at": now, "updated_at": now,
     }
+    if row["prediction"] is not None:
+        row.update(status=ItemStatus.QUEUED, confidence=record.prediction.confidence)
+    values = [a.value for a in record.annotations if not a.skipped]
+    row["annotation_count"] = len(values)
     if record.gold is not None:
         # Gold items arrive with their final value (training data, annotator scoring).
         row.update(gold=record.gold, final_value=record.gold, final_source=FinalSource.GOLD,
-                   status=ItemStatus.DONE, final_at=now)
+                   status=ItemStatus.DONE, final_at=record.gold_at or now)
+    elif record.final is not None:
+        f = record.final
+        row.update(final_value=f.value, final_source=f.source, final_at=f.at or now,
+                   final_by_id=users.ids.get(f.by) if f.by and f.source == FinalSource.REVIEWER else None,
+                   status=ItemStatus.AUTO_ACCEPTED if f.source == FinalSource.MODEL else ItemStatus.DONE)
+    elif values and len(values) >= project.overlap:
+        outcome = decide(project.task_type, values, iou=project.consensus_iou)
+        if outcome.agreed:
+            row.update(final_value=outcome.value, final_source=FinalSource.CONSENSUS, final_at=now,
+                       status=ItemStatus.DONE)
+        else:
+            row.update(status=ItemStatus.IN_REVIEW, review_reason=ReviewReason.DISAGREEMENT)
+    elif values:
+        row["status"] = ItemStatus.QUEUED
     return row
 
 
-_JSON_COLUMNS = ("data", "gold", "final_value")
-_COPY_COLUMNS = ("project_id", "external_id", "data", "status", "priority", "needed", "annotation_count",
-                 "gold", "final_value", "final_source", "final_at", "review_reason", "created_at", "updated_at")
-
-
-def _copy_rows(rows: list[dict]) -> None:
-    """PostgreSQL: stream rows with COPY, several times faster than INSERT for large batches."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow([
-            _NULL if row[c] is None else orjson.dumps(row[c]).decode() if c in _JSON_COLUMNS
-            else row[c].isoformat() if isinstance(row[c], datetime) else row[c]
-            for c in _COPY_COLUMNS
-        ])
-    buffer.seek(0)
-    with connection.cursor() as cur:
-        cur.copy_expert(
-            f"COPY tasks_item ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')", buffer
-        )
+def _annotation_rows(project: Project, record: Record, item_id: int, now: datetime, users: _Users):
+    for a in record.annotations:
+        at = a.created_at or now
+        yield ({"project_id": project.pk, "item_id": item_id, "user_id": users.ids[a.user], "value": a.value,
+                "skipped": a.skipped, "lead_time": a.lead_time, "created_at": at},
+               {"project_id": project.pk, "item_id": item_id, "user_id": users.ids[a.user],
+                "state": LeaseState.SKIPPED if a.skipped else LeaseState.SUBMITTED, "leased_at": at,
+                "expires_at": at, "finished_at": at})
 
 
 # Written for NULL in the COPY input; cannot collide with a value, which is JSON or a short text.
 _NULL = "\\N"
+_JSON_COLUMNS = {"data", "gold", "final_value", "prediction", "value"}
 
 
-def _insert(rows: list[dict]) -> None:
+def _copy(table: str, columns: tuple[str, ...], rows: list[dict]) -> None:
+    """PostgreSQL: stream rows with COPY, several times faster than INSERT for large batches."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    dumps = orjson.dumps
+    for row in rows:
+        writer.writerow([
+            _NULL if (v := row[c]) is None else dumps(v).decode() if c in _JSON_COLUMNS
+            else v.isoformat() if isinstance(v, datetime) else v
+            for c in columns
+        ])
+    buffer.seek(0)
+    with connection.cursor() as cur:
+        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')", buffer)
+
+
+_ITEM_COLUMNS = ("id", "project_id", "external_id", "data", "status", "priority", "needed", "annotation_count",
+                 "gold", "final_value", "final_source", "final_by_id", "final_at", "review_reason", "prediction",
+                 "confidence", "created_at", "updated_at")
+_ANNOTATION_COLUMNS = ("project_id", "item_id", "user_id", "value", "skipped", "lead_time", "created_at")
+_ASSIGNMENT_COLUMNS = ("project_id", "item_id", "user_id", "state", "leased_at", "expires_at", "finished_at")
+
+
+def _insert(project: Project, records: list[Record], rows: list[dict], now: datetime, users: _Users) -> int:
+    """Insert new items and their annotations; return the number of annotations."""
+    from annotations.models import Annotation
+    from tasks.models import Assignment
+
     if connection.vendor == "postgresql":
-        _copy_rows(rows)
+        with connection.cursor() as cur:
+            cur.execute("SELECT nextval(pg_get_serial_sequence('tasks_item', 'id')) FROM generate_series(1, %s)",
+                        [len(rows)])
+            for row, (pk,) in zip(rows, cur.fetchall()):
+                row["id"] = pk
+        _copy("tasks_item", _ITEM_COLUMNS, rows)
     else:
-        Item.objects.bulk_create([Item(**row) for row in rows], batch_size=BATCH)
+        items = Item.objects.bulk_create([Item(**{k: v for k, v in row.items() if k != "id"}) for row in rows],
+                                         batch_size=BATCH)
+        for row, item in zip(rows, items):
+            row["id"] = item.pk
+    pairs = [pair for record, row in zip(records, rows) if record.annotations
+             for pair in _annotation_rows(project, record, row["id"], now, users)]
+    if not pairs:
+        return 0
+    if connection.vendor == "postgresql":
+        _copy("annotations_annotation", _ANNOTATION_COLUMNS, [a for a, _ in pairs])
+        _copy("tasks_assignment", _ASSIGNMENT_COLUMNS, [s for _, s in pairs])
+    else:
+        Annotation.objects.bulk_create([Annotation(**a) for a, _ in pairs], batch_size=BATCH)
+        Assignment.objects.bulk_create([Assignment(**s) for _, s in pairs], batch_size=BATCH)
+    return len(pairs)
+
+
+def _update(project: Project, records: list[Record], existing: dict[str, int], now: datetime) -> None:
+    """on_duplicate="update": the new data, and any gold value or prediction the record brings."""
+    items = []
+    for r in records:
+        item = Item(pk=existing[r.external_id], data=r.data, updated_at=now)
+        fields = ["data", "updated_at"]
+        if r.gold is not None:
+            item.gold = item.final_value = r.gold
+            item.final_source, item.final_at, item.status = FinalSource.GOLD, now, ItemStatus.DONE
+            fields += ["gold", "final_value", "final_source", "final_at", "status"]
+        if r.prediction is not None:
+            item.prediction, item.confidence = _prediction(r), r.prediction.confidence
+            fields += ["prediction", "confidence"]
+        items.append((item, tuple(fields)))
+    by_fields: dict[tuple, list[Item]] = {}
+    for item, fields in items:
+        by_fields.setdefault(fields, []).append(item)
+    for fields, group in by_fields.items():
+        Item.objects.bulk_update(group, list(fields), batch_size=1000)
+
+
+def import_into(project: Project, records: Iterable[Record], *, on_duplicate: str = "error", user=None,
+                job: Job | None = None, store: ImageStore | None = None) -> ImportResult:
+    """Import every record or none; raise `RecordError` naming the first bad record.
+
+    Records are consumed lazily and written in batches, so memory stays flat however long the
+    input is. With `job`, the job is completed in the same transaction (see tasks.jobs). Images
+    a reader stored (`store`) are removed again if the import fails.
+    """
+    if on_duplicate not in DUPLICATE_POLICIES:
+        raise RecordError(None, "on_duplicate", f"must be one of {', '.join(DUPLICATE_POLICIES)}")
+    result = ImportResult()
+    seen: set[str] = set()
+    users = _Users()
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            if job is not None and not jobs.lock_unfinished(job):
+                return ImportResult(**(job.result or {}))
+            for batch in _batches(records, BATCH):
+                existing = _existing(project, batch, seen)
+                if existing:
+                    if on_duplicate == "error":
+                        first = next(r for r in batch if r.external_id in existing)
+                        raise RecordError(first.number, "external_id",
+                                          f"{first.external_id!r} already exists in this project "
+                                          f"(choose on_duplicate=skip or update)", unit=first.unit)
+                    dupes = [r for r in batch if r.external_id in existing]
+                    batch = [r for r in batch if r.external_id not in existing]
+                    if on_duplicate == "update":
+                        _update(project, dupes, existing, now)
+                        result.updated += len(dupes)
+                    else:
+                        result.skipped += len(dupes)
+                users.resolve(batch)
+                rows = [_row(project, r, now, users) for r in batch]
+                result.annotations += _insert(project, batch, rows, now, users) if rows else 0
+                result.imported += len(rows)
+                if job is not None:
+                    jobs.report_progress(job, result.imported + result.updated + result.skipped)
+            audit.record("items.imported", user=user, project=project, job=job.pk if job else None,
+                         **result.as_dict())
+            if job is not None:
+                jobs.complete(job, result.as_dict())
+    except BaseException:
+        if store is not None:
+            store.discard()
+        raise
+    return result
 
 
 def import_records(project: Project, records: Iterable[Record], *, user=None, job: Job | None = None) -> int:
-    """Insert every record or none; raise `RecordError` naming the first bad record.
-
-    Records are consumed lazily and written in batches, so memory stays flat however long the
-    input is. With `job`, the job is completed in the same transaction (see tasks.jobs).
-    """
-    seen: set[str] = set()
-    imported = 0
-    now = timezone.now()
-    with transaction.atomic():
-        if job is not None and not jobs.lock_unfinished(job):
-            return job.result.get("imported", 0) if job.result else 0
-        for batch in _batches(records, BATCH):
-            _check_external_ids(project, batch, seen)
-            _insert([_row(project, r, now) for r in batch])
-            imported += len(batch)
-            if job is not None:
-                jobs.report_progress(job, imported)
-        audit.record("items.imported", user=user, project=project, count=imported, job=job.pk if job else None)
-        if job is not None:
-            jobs.complete(job, {"imported": imported})
-    return imported
+    """Import new items (an external_id the project has is an error); the number imported."""
+    return import_into(project, records, user=user, job=job).imported
 
 
-def import_upload(project: Project, upload: UploadedFile, *, user=None) -> int | Job:
-    """Import an uploaded file inline when small; otherwise store it and start an import job."""
-    if upload.size > settings.HITL_MAX_UPLOAD:
-        raise BodyTooLarge(f"The file is {upload.size} bytes; uploads may be at most {settings.HITL_MAX_UPLOAD} bytes.")
-    if upload.size <= settings.HITL_INLINE_IMPORT_MAX_BYTES:
-        return import_records(project, iter_file(upload, upload.name, schema_of(project)), user=user)
-    suffix = Path(upload.name).suffix.lower()
-    if suffix not in (".json", ".jsonl", ".ndjson"):
-        raise RecordError(None, "file", f"unsupported file type {upload.name!r}; use .json or .jsonl")
-    folder = Path(settings.MEDIA_ROOT) / "imports"
+def read_files(paths: list[tuple[str, str]], schema: Schema, options: ReadOptions, store: ImageStore,
+               wrap=None) -> Iterator[Record]:
+    """The records of several stored files (path, original name) one after the other."""
+    for path, name in paths:
+        with open(path, "rb") as stream:
+            yield from read(wrap(stream) if wrap else stream, name, schema, options, media=store)
+
+
+def _upload_size(uploads: list[UploadedFile]) -> int:
+    total = sum(u.size for u in uploads)
+    if total > settings.HITL_MAX_UPLOAD:
+        raise BodyTooLarge(f"The upload is {total} bytes; uploads may be at most {settings.HITL_MAX_UPLOAD} bytes.")
+    return total
+
+
+def import_upload(project: Project, uploads: list[UploadedFile], options: ImportOptions, *,
+                  user=None) -> ImportResult | Job:
+    """Import uploaded files inline when small; otherwise keep them and start an import job."""
+    total = _upload_size(uploads)
+    for upload in uploads:
+        format_of(upload.name, options.read)  # an unsupported file is refused before anything is stored
+    schema = schema_of(project)
+    if total <= settings.HITL_INLINE_IMPORT_MAX_BYTES:
+        store = ImageStore()
+        records = (r for u in uploads for r in read(u, u.name, schema, options.read, media=store))
+        result = import_into(project, records, on_duplicate=options.on_duplicate, user=user, store=store)
+        store.keep()
+        return result
+    folder = Path(settings.MEDIA_ROOT) / "imports" / uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}{suffix}"
-    with open(path, "wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
+    stored = []
+    for n, upload in enumerate(uploads):
+        path = folder / f"{n}{Path(upload.name).suffix.lower()}"
+        temporary = getattr(upload, "temporary_file_path", None)
+        if temporary is not None:
+            shutil.move(temporary(), path)  # already streamed to disk by the upload handler
+        else:
+            with open(path, "wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+        stored.append([str(path), upload.name])
     with transaction.atomic():
-        return jobs.create_job(
-            JobKind.IMPORT, project=project, user=user, params={"path": str(path), "filename": upload.name}
-        )
+        return jobs.create_job(JobKind.IMPORT, project=project, user=user,
+                               params={"files": stored, "folder": str(folder), **options.as_params()})
 
 
 def run_import_job(job: Job) -> None:
     """The import job's work: import the stored upload, then remove it."""
     project = job.project
-    path = job.params["path"]
-    if project is None or not os.path.exists(path):
+    files = job.params.get("files") or [[job.params["path"], job.params.get("filename", job.params["path"])]]
+    if project is None or not all(os.path.exists(path) for path, _ in files):
         raise RecordError(None, "file", "the uploaded file is no longer available; upload it again")
-    with open(path, "rb") as stream:
-        import_records(
-            project, iter_file(stream, job.params.get("filename", path), schema_of(project)),
-            user=job.created_by, job=job,
-        )
-    os.remove(path)
+    options = ImportOptions.from_params(job.params)
+    store = ImageStore()
+    import_into(project, read_files(files, schema_of(project), options.read, store),
+                on_duplicate=options.on_duplicate, user=job.created_by, job=job, store=store)
+    store.keep()
+    folder = job.params.get("folder")
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        for path, _ in files:
+            os.remove(path)

@@ -106,7 +106,7 @@ def test_demo_prints_users_of_every_role_and_serves_real_data_with_a_real_worker
             break
         time.sleep(0.2)
     assert job["state"] == "succeeded", job
-    assert job["result"] == {"imported": 500}
+    assert job["result"] == {"imported": 500, "updated": 0, "skipped": 0, "annotations": 0}
 
 
 def test_concurrent_annotators_on_sqlite_never_get_the_same_item(demo):

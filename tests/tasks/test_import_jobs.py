@@ -40,7 +40,7 @@ def test_large_upload_is_imported_by_the_worker(worker, small_inline_limit, as_u
     job = wait_for_job(r.json()["job"])
 
     assert job.state == "succeeded", job.error
-    assert job.result == {"imported": 3000}
+    assert job.result == {"imported": 3000, "updated": 0, "skipped": 0, "annotations": 0}
     assert job.progress == job.total == 3000
     assert Item.objects.filter(project=project).count() == 3000
     status = as_user(admin).get(f"/api/jobs/{job.pk}/").json()
