@@ -7,8 +7,8 @@ leases of a batch go in with one COPY each.
 """
 from __future__ import annotations
 
-import csv
 import io
+import itertools
 import os
 import shutil
 import uuid
@@ -21,7 +21,7 @@ from pathlib import Path
 import orjson
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -33,6 +33,8 @@ from tasks.readers import ImageStore, ReadOptions, format_of, read
 from tasks.records import Record, RecordError, Schema
 
 BATCH = 5000
+# Records per COPY when the parser feeds PostgreSQL directly (see _StreamedBatch).
+STREAM_BATCH = 20000
 DUPLICATE_POLICIES = ("error", "skip", "update")
 
 
@@ -77,12 +79,20 @@ class _Users:
 
     def __init__(self):
         self.ids: dict[str, int] = {}
+        self.looked_up: set[str] = set()
+
+    def unknown(self, record: Record) -> bool:
+        """Whether the record names a user not looked up yet."""
+        if record.annotations and any(a.user not in self.looked_up for a in record.annotations):
+            return True
+        return bool(record.final and record.final.by and record.final.by not in self.looked_up)
 
     def resolve(self, batch: list[Record]) -> None:
         names = {a.user for r in batch for a in r.annotations} | {r.final.by for r in batch if r.final and r.final.by}
-        missing = names - self.ids.keys()
+        missing = names - self.looked_up
         if missing:
             self.ids.update(User.objects.filter(username__in=missing).values_list("username", "id"))
+            self.looked_up |= missing
         for r in batch:
             for k, a in enumerate(r.annotations):
                 if a.user not in self.ids:
@@ -102,6 +112,11 @@ def _existing(project: Project, batch: list[Record], seen: set[str]) -> dict[str
             ids.append(r.external_id)
     if not ids:
         return {}
+    if connection.vendor == "postgresql":  # one array parameter rather than thousands
+        with connection.cursor() as cur:
+            cur.execute("SELECT external_id, id FROM tasks_item WHERE project_id = %s AND external_id = ANY(%s)",
+                        [project.pk, ids])
+            return dict(cur.fetchall())
     return dict(Item.objects.filter(project=project, external_id__in=ids).values_list("external_id", "id"))
 
 
@@ -156,25 +171,40 @@ def _annotation_rows(project: Project, record: Record, item_id: int, now: dateti
                 "expires_at": at, "finished_at": at})
 
 
-# Written for NULL in the COPY input; cannot collide with a value, which is JSON or a short text.
-_NULL = "\\N"
 _JSON_COLUMNS = {"data", "gold", "final_value", "prediction", "value"}
 
 
-def _copy(table: str, columns: tuple[str, ...], rows: list[dict]) -> None:
-    """PostgreSQL: stream rows with COPY, several times faster than INSERT for large batches."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    dumps = orjson.dumps
-    for row in rows:
-        writer.writerow([
-            _NULL if (v := row[c]) is None else dumps(v).decode() if c in _JSON_COLUMNS
-            else v.isoformat() if isinstance(v, datetime) else v
-            for c in columns
-        ])
-    buffer.seek(0)
+def _text_cell(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _json_cell(v) -> str:
+    return orjson.dumps(v).decode().replace("\\", "\\\\")
+
+
+def _time_cell(v: datetime) -> str:
+    return v.isoformat()
+
+
+def _copy_line(row: dict, columns: tuple[str, ...], _null="\\N") -> str:
+    """One row in COPY's text format: tab-separated, \\N for NULL, backslashes doubled.
+
+    JSON from orjson has no raw tab or newline (they are escaped inside strings); the other
+    columns are numbers, times, booleans and short texts.
+    """
+    return "\t".join([_null if (v := row[c]) is None else _CELL.get(type(v), str)(v) if c not in _JSON_COLUMNS
+                      else _json_cell(v) for c in columns]) + "\n"
+
+
+_CELL = {str: _text_cell, datetime: _time_cell}
+
+
+def _copy(table: str, columns: tuple[str, ...], source) -> None:
+    """PostgreSQL COPY from a file-like `source` (or a list of rows)."""
+    if isinstance(source, list):
+        source = io.StringIO("".join(_copy_line(row, columns) for row in source))
     with connection.cursor() as cur:
-        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')", buffer)
+        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", source, size=1 << 16)
 
 
 _ITEM_COLUMNS = ("id", "project_id", "external_id", "data", "status", "priority", "needed", "annotation_count",
@@ -184,24 +214,34 @@ _ANNOTATION_COLUMNS = ("project_id", "item_id", "user_id", "value", "skipped", "
 _ASSIGNMENT_COLUMNS = ("project_id", "item_id", "user_id", "state", "leased_at", "expires_at", "finished_at")
 
 
+def _reserve_ids(n: int) -> list[int]:
+    """PostgreSQL: `n` item ids from the table's sequence, so rows can carry their id into COPY."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT array_agg(nextval(pg_get_serial_sequence('tasks_item', 'id'))) "
+                    "FROM generate_series(1, %s)", [n])
+        return cur.fetchone()[0]
+
+
 def _insert(project: Project, records: list[Record], rows: list[dict], now: datetime, users: _Users) -> int:
     """Insert new items and their annotations; return the number of annotations."""
-    from annotations.models import Annotation
-    from tasks.models import Assignment
-
     if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("SELECT nextval(pg_get_serial_sequence('tasks_item', 'id')) FROM generate_series(1, %s)",
-                        [len(rows)])
-            for row, (pk,) in zip(rows, cur.fetchall()):
-                row["id"] = pk
+        for row, pk in zip(rows, _reserve_ids(len(rows))):
+            row["id"] = pk
         _copy("tasks_item", _ITEM_COLUMNS, rows)
     else:
         items = Item.objects.bulk_create([Item(**{k: v for k, v in row.items() if k != "id"}) for row in rows],
                                          batch_size=BATCH)
         for row, item in zip(rows, items):
             row["id"] = item.pk
-    pairs = [pair for record, row in zip(records, rows) if record.annotations
+    return _insert_annotations(project, zip(records, rows), now, users)
+
+
+def _insert_annotations(project: Project, written: Iterable[tuple[Record, dict]], now: datetime,
+                        users: _Users) -> int:
+    from annotations.models import Annotation
+    from tasks.models import Assignment
+
+    pairs = [pair for record, row in written if record.annotations
              for pair in _annotation_rows(project, record, row["id"], now, users)]
     if not pairs:
         return 0
@@ -212,6 +252,69 @@ def _insert(project: Project, records: list[Record], rows: list[dict], now: date
         Annotation.objects.bulk_create([Annotation(**a) for a, _ in pairs], batch_size=BATCH)
         Assignment.objects.bulk_create([Assignment(**s) for _, s in pairs], batch_size=BATCH)
     return len(pairs)
+
+
+class _StreamedBatch:
+    """COPY input that parses records only when PostgreSQL asks for more data.
+
+    The server inserts what it has received while the next records are parsed, so the two
+    overlap. A batch ends after `len(ids)` records, at the end of the input, or before a record
+    whose annotators have not been looked up yet (the lookup needs the connection COPY holds).
+    """
+
+    def __init__(self, records: Iterator[Record], ids: list[int], project: Project, now: datetime,
+                 users: _Users, seen: set[str]):
+        self.records, self.ids, self.project, self.now, self.users, self.seen = (
+            records, ids, project, now, users, seen)
+        self.written: list[tuple[Record, dict]] = []
+        self.held: Record | None = None  # starts the next batch, once its users are known
+        self.finished = False
+        self.stopped = False
+        self.error: BaseException | None = None
+        # A record with data alone (the bulk of large imports) differs from the next only in its
+        # id, external id and data: the rest of its line is the same.
+        plain = _row(project, Record(number=0, data={}, external_id=None, gold=None), now, users)
+        self.plain_tail = _copy_line(plain, _ITEM_COLUMNS[4:])
+        self.plain_head = f"\t{project.pk}\t"
+
+    def read(self, size: int = -1) -> str:
+        try:
+            return self._read(size)
+        except BaseException as exc:  # psycopg2 reports it as a cancelled COPY; the import re-raises it
+            self.error = exc
+            raise
+
+    def _read(self, size: int) -> str:
+        lines, length = [], 0
+        while not self.stopped and (size < 0 or length < size):
+            if len(self.written) == len(self.ids):
+                self.stopped = True
+                break
+            record = next(self.records, None)
+            if record is None:
+                self.stopped = self.finished = True
+                break
+            if self.users.unknown(record):
+                self.held, self.stopped = record, True
+                break
+            if record.external_id:
+                if record.external_id in self.seen:
+                    raise RecordError(record.number, "external_id",
+                                      f"{record.external_id!r} appears twice in this import", unit=record.unit)
+                self.seen.add(record.external_id)
+            pk = self.ids[len(self.written)]
+            if record.gold is None and record.final is None and record.prediction is None and not record.annotations:
+                external_id = "\\N" if record.external_id is None else _text_cell(record.external_id)
+                line = f"{pk}{self.plain_head}{external_id}\t{_json_cell(record.data)}\t{self.plain_tail}"
+                self.written.append((record, {"id": pk}))
+            else:
+                row = _row(self.project, record, self.now, self.users)
+                row["id"] = pk
+                self.written.append((record, row))
+                line = _copy_line(row, _ITEM_COLUMNS)
+            lines.append(line)
+            length += len(line)
+        return "".join(lines)
 
 
 def _update(project: Project, records: list[Record], existing: dict[str, int], now: datetime) -> None:
@@ -250,39 +353,81 @@ def import_into(project: Project, records: Iterable[Record], *, on_duplicate: st
     users = _Users()
     now = timezone.now()
     try:
+        return _import_all(project, records, on_duplicate, now, users, seen, result, user=user, job=job)
+    except BaseException:
+        if store is not None:
+            store.discard()
+        raise
+
+
+def _import_all(project, records, on_duplicate, now, users, seen, result: ImportResult, *, user, job) -> ImportResult:
+    try:
         with transaction.atomic():
             if job is not None and not jobs.lock_unfinished(job):
                 return ImportResult(**(job.result or {}))
-            for batch in _batches(records, BATCH):
-                existing = _existing(project, batch, seen)
-                if existing:
-                    if on_duplicate == "error":
-                        first = next(r for r in batch if r.external_id in existing)
-                        raise RecordError(first.number, "external_id",
-                                          f"{first.external_id!r} already exists in this project "
-                                          f"(choose on_duplicate=skip or update)", unit=first.unit)
-                    dupes = [r for r in batch if r.external_id in existing]
-                    batch = [r for r in batch if r.external_id not in existing]
-                    if on_duplicate == "update":
-                        _update(project, dupes, existing, now)
-                        result.updated += len(dupes)
-                    else:
-                        result.skipped += len(dupes)
-                users.resolve(batch)
-                rows = [_row(project, r, now, users) for r in batch]
-                result.annotations += _insert(project, batch, rows, now, users) if rows else 0
-                result.imported += len(rows)
+            # Into a project whose items have no external ids (a new one, say) nothing can collide:
+            # PostgreSQL then takes the records straight from the parser.
+            streamed = connection.vendor == "postgresql" and not Item.objects.filter(
+                project=project, external_id__isnull=False).exists()
+            step = _streamed_batches if streamed else _checked_batches
+            for written, annotations, updated, skipped in step(project, iter(records), on_duplicate, now, users, seen):
+                result.imported += written
+                result.annotations += annotations
+                result.updated += updated
+                result.skipped += skipped
                 if job is not None:
                     jobs.report_progress(job, result.imported + result.updated + result.skipped)
             audit.record("items.imported", user=user, project=project, job=job.pk if job else None,
                          **result.as_dict())
             if job is not None:
                 jobs.complete(job, result.as_dict())
-    except BaseException:
-        if store is not None:
-            store.discard()
-        raise
+    except IntegrityError:
+        raise RecordError(None, "external_id", "another import added some of these external ids meanwhile; "
+                                               "nothing was imported, try again") from None
     return result
+
+
+def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen):
+    """PostgreSQL, nothing to collide with: batches parsed while COPY inserts them."""
+    while True:
+        batch = _StreamedBatch(records, _reserve_ids(STREAM_BATCH), project, now, users, seen)
+        try:
+            _copy("tasks_item", _ITEM_COLUMNS, batch)
+        except Exception:  # psycopg2's own error: copy_expert bypasses Django's wrapping
+            if batch.error is not None:
+                raise batch.error from None
+            raise
+        annotations = _insert_annotations(project, batch.written, now, users)
+        yield len(batch.written), annotations, 0, 0
+        if batch.held is not None:
+            users.resolve([batch.held])
+            records = itertools.chain([batch.held], records)
+        elif batch.finished:
+            return
+
+
+def _checked_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen):
+    """Batches checked against the items the project has, then written."""
+    for batch in _batches(records, BATCH):
+        updated = skipped = 0
+        existing = _existing(project, batch, seen)
+        if existing:
+            if on_duplicate == "error":
+                first = next(r for r in batch if r.external_id in existing)
+                raise RecordError(first.number, "external_id",
+                                  f"{first.external_id!r} already exists in this project "
+                                  f"(choose on_duplicate=skip or update)", unit=first.unit)
+            dupes = [r for r in batch if r.external_id in existing]
+            batch = [r for r in batch if r.external_id not in existing]
+            if on_duplicate == "update":
+                _update(project, dupes, existing, now)
+                updated = len(dupes)
+            else:
+                skipped = len(dupes)
+        users.resolve(batch)
+        rows = [_row(project, r, now, users) for r in batch]
+        annotations = _insert(project, batch, rows, now, users) if rows else 0
+        yield len(rows), annotations, updated, skipped
 
 
 def import_records(project: Project, records: Iterable[Record], *, user=None, job: Job | None = None) -> int:

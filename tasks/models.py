@@ -112,7 +112,8 @@ class ReviewReason(models.TextChoices):
 class Item(models.Model):
     """One unit of work. Queue order: `priority` descending, then import order (`id`)."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: the composite indexes below all start with the project.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items", db_index=False)
     external_id = models.CharField(max_length=255, null=True, blank=True)
     data = models.JSONField()
     status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.NEW)
@@ -126,7 +127,7 @@ class Item(models.Model):
     final_value = models.JSONField(null=True, blank=True)
     final_source = models.CharField(max_length=16, choices=FinalSource.choices, blank=True, default="")
     final_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     final_at = models.DateTimeField(null=True, blank=True)
     review_reason = models.CharField(max_length=16, choices=ReviewReason.choices, blank=True, default="")
@@ -149,6 +150,8 @@ class Item(models.Model):
             ),
             models.Index(fields=["project", "status", "id"], name="item_project_status"),
             models.Index(fields=["project", "id"], name="item_gold", condition=Q(gold__isnull=False)),
+            # Reviewers' decisions by user; most items have none, and inserts skip this index.
+            models.Index(fields=["final_by"], name="item_final_by", condition=Q(final_by__isnull=False)),
             # Counts the human final labels since the last training (retrain_every).
             models.Index(fields=["project", "final_at"], name="item_human_final",
                          condition=Q(final_source__in=["gold", "consensus", "reviewer"])),

@@ -106,7 +106,7 @@ def parse_record(raw: Any, number: int, schema: Schema, unit: str = "record") ->
         data = dict(raw["data"])
         external_id = raw.get("external_id")
         gold = raw.get("gold")
-        if any(key in raw for key in _EXTRA_KEYS):
+        if "annotations" in raw or "prediction" in raw or "final" in raw:  # see _EXTRA_KEYS
             return make_record(number, schema, data, external_id=external_id, gold=gold,
                                annotations=raw.get("annotations"), prediction=raw.get("prediction"),
                                final=raw.get("final"), unit=unit)
