@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import permissions
-from annotations import exporting, review
+from annotations import export, review
 from annotations.models import Annotation, ReviewDecision
 from annotations.serializers import (
     AnnotationInputSerializer,
@@ -19,7 +19,7 @@ from annotations.serializers import (
 )
 from annotations.services import Submission, submit_annotation, undo_annotation
 from tasks.access import check_role, get_item, get_project
-from tasks.models import ItemStatus
+from tasks.models import FinalSource, ItemStatus
 from tasks.serializers import ItemSerializer, QueueItemSerializer, final_of
 
 UndoResponse = inline_serializer("Undone", {
@@ -84,28 +84,47 @@ class UndoView(APIView):
         })
 
 
+EXPORT_PARAMETERS = [
+    OpenApiParameter("format", enum=list(export.FORMATS), default="json", description="; ".join(
+        f"`{f.name}`: {f.description}" + (f" ({', '.join(f.task_types)} projects only)" if f.task_types else "")
+        for f in export.FORMATS.values())),
+    OpenApiParameter("status", enum=ItemStatus.values, many=True, explode=True,
+                     description="Only items with these statuses (repeat the parameter, or separate by commas)."),
+    OpenApiParameter("source", enum=FinalSource.values, many=True, explode=True,
+                     description="Only items whose final value came from these sources (repeatable, or "
+                                 "comma-separated)."),
+    OpenApiParameter("only_final", bool, default=False, description="Only items with a final value."),
+    OpenApiParameter("since", str, description=(
+        "ISO date or date-time: only items from then on. It applies to when the final value was set when the "
+        "export holds final values only (`only_final`, `source`, or the coco, conll and preference formats), "
+        "and to when the item was imported otherwise. A time without an offset is UTC.")),
+    OpenApiParameter("until", str, description=(
+        "ISO date or date-time, inclusive (a date includes that whole day); applies to the same time as `since`.")),
+    OpenApiParameter("ties", enum=list(export.filters.TIES), default="exclude",
+                     description="preference format: leave ties out (default) or include them with `\"tie\": true`."),
+]
+
+
 class ExportView(APIView):
-    """Stream every item of a project with its final value, annotations and prediction."""
+    """Stream a project's items (with final values, annotations and predictions) as a file."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", enum=list(exporting.FORMATS), default="json"),
-                    OpenApiParameter("status", enum=[s.value for s in ItemStatus],
-                                     description="Only items with this status.")],
-        responses={(200, "application/octet-stream"): bytes},
+        parameters=EXPORT_PARAMETERS,
+        responses={(200, content_type.split(";")[0]): bytes
+                   for content_type in dict.fromkeys(f.content_type for f in export.FORMATS.values())},
     )
     def get(self, request, pk):
         project = get_project(request.user, pk)
         check_role(request.user, permissions.EXPORT, "export data")
-        fmt = request.query_params.get("format", "json")
-        if fmt not in exporting.FORMATS:
-            raise ValidationError({"format": [f"Unknown format; use one of {sorted(exporting.FORMATS)}."]})
-        wanted = request.query_params.get("status") or None
-        if wanted is not None and wanted not in ItemStatus.values:
-            # Else a typo would export an empty file that looks like a real one.
-            raise ValidationError({"status": [f"Unknown status; use one of {ItemStatus.values}."]})
-        content_type, chunks = exporting.export(project, fmt, status=wanted)
-        response = StreamingHttpResponse(chunks, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="project-{project.pk}.{fmt}"'
+        params = request.query_params
+        try:
+            filters = export.parse_filters({name: params.getlist(name) for name in params})
+            result = export.export(project, params.get("format", "json"), filters,
+                                   ties=export.parse_ties(params.getlist("ties")))
+        except export.ExportError as exc:
+            raise ValidationError({exc.param: [f"{exc.message[0].upper()}{exc.message[1:]}."]}) from None
+        response = StreamingHttpResponse(result.chunks, content_type=result.format.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
         return response
 
 
