@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
@@ -258,14 +259,14 @@ class _StreamedBatch:
     """COPY input that parses records only when PostgreSQL asks for more data.
 
     The server inserts what it has received while the next records are parsed, so the two
-    overlap. A batch ends after `len(ids)` records, at the end of the input, or before a record
+    overlap. An external id that comes twice is caught by the table's unique constraint (no set
+    of every id seen is kept, so memory stays flat), and named from the line COPY stopped at.
+    A batch ends after `len(ids)` records, at the end of the input, or before a record
     whose annotators have not been looked up yet (the lookup needs the connection COPY holds).
     """
 
-    def __init__(self, records: Iterator[Record], ids: list[int], project: Project, now: datetime,
-                 users: _Users, seen: set[str]):
-        self.records, self.ids, self.project, self.now, self.users, self.seen = (
-            records, ids, project, now, users, seen)
+    def __init__(self, records: Iterator[Record], ids: list[int], project: Project, now: datetime, users: _Users):
+        self.records, self.ids, self.project, self.now, self.users = records, ids, project, now, users
         self.written: list[tuple[Record, dict]] = []
         self.held: Record | None = None  # starts the next batch, once its users are known
         self.finished = False
@@ -297,11 +298,6 @@ class _StreamedBatch:
             if self.users.unknown(record):
                 self.held, self.stopped = record, True
                 break
-            if record.external_id:
-                if record.external_id in self.seen:
-                    raise RecordError(record.number, "external_id",
-                                      f"{record.external_id!r} appears twice in this import", unit=record.unit)
-                self.seen.add(record.external_id)
             pk = self.ids[len(self.written)]
             if record.gold is None and record.final is None and record.prediction is None and not record.annotations:
                 external_id = "\\N" if record.external_id is None else _text_cell(record.external_id)
@@ -390,12 +386,16 @@ def _import_all(project, records, on_duplicate, now, users, seen, result: Import
 def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen):
     """PostgreSQL, nothing to collide with: batches parsed while COPY inserts them."""
     while True:
-        batch = _StreamedBatch(records, _reserve_ids(STREAM_BATCH), project, now, users, seen)
+        batch = _StreamedBatch(records, _reserve_ids(STREAM_BATCH), project, now, users)
         try:
             _copy("tasks_item", _ITEM_COLUMNS, batch)
-        except Exception:  # psycopg2's own error: copy_expert bypasses Django's wrapping
+        except Exception as exc:  # psycopg2's own error: copy_expert bypasses Django's wrapping
             if batch.error is not None:
                 raise batch.error from None
+            repeated = _repeated_record(exc, batch.written)
+            if repeated is not None:
+                raise RecordError(repeated.number, "external_id", f"{repeated.external_id!r} appears twice in "
+                                                                  f"this import", unit=repeated.unit) from None
             raise
         annotations = _insert_annotations(project, batch.written, now, users)
         yield len(batch.written), annotations, 0, 0
@@ -404,6 +404,17 @@ def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, use
             records = itertools.chain([batch.held], records)
         elif batch.finished:
             return
+
+
+def _repeated_record(exc: Exception, written: list[tuple[Record, dict]]) -> Record | None:
+    """The record a unique violation in COPY stopped at ("COPY tasks_item, line N")."""
+    diag = getattr(exc, "diag", None)
+    if getattr(exc, "pgcode", None) != "23505" or diag is None or not diag.context:
+        return None
+    match = re.search(r"COPY tasks_item, line (\d+)", diag.context)
+    if match is None or int(match.group(1)) > len(written):
+        return None
+    return written[int(match.group(1)) - 1][0]
 
 
 def _checked_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen):
