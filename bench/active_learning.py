@@ -44,13 +44,24 @@ import signal
 import statistics
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import Api, BenchError, Stack, add_user, blas_env, log, wait_for_job  # noqa: E402
+from bench.stack import (  # noqa: E402
+    Api,
+    BenchError,
+    Stack,
+    add_user,
+    blas_env,
+    digit_records,
+    export_records,
+    job_timing,
+    log,
+    setup_django,
+    wait_for_job,
+)
 
 LABELS = [str(d) for d in range(10)]
 UNCERTAINTY = ("least_confidence", "margin", "entropy")
@@ -61,28 +72,6 @@ HIGH_CONFIDENCE = 0.95  # the issue's auto-accept check at 200 labels
 
 # ---------------------------------------------------------------------------------------------
 # The data and the reference accuracy, in this process (Django configured with the stack's settings)
-
-
-def setup_django(stack: Stack) -> None:
-    os.environ.update(stack.django_env())
-    import django
-
-    django.setup()
-
-
-def digit_records() -> tuple[list[dict], dict[str, str]]:
-    """Import records (no gold, no label) of all digits and their true labels by external_id.
-
-    `tasks.demo_data.digits` writes the PNGs under the stack's MEDIA_ROOT, which gunicorn serves
-    at /media/ and the worker reads from.
-    """
-    from tasks.demo_data import digits
-
-    records, truth = [], {}
-    for record in digits():
-        truth[record["external_id"]] = record["meta_label"]
-        records.append({"data": record["data"], "external_id": record["external_id"]})
-    return records, truth
 
 
 def full_pool_accuracy(records: list[dict], truth: dict[str, str], folds: int = 5) -> dict:
@@ -160,22 +149,6 @@ def active_model_holdout(project_id: int, version: int, held: list[dict], truth:
 
 # ---------------------------------------------------------------------------------------------
 # One simulated project
-
-
-def _when(stamp: str | None) -> datetime | None:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
-
-
-def job_timing(job: dict, waits: dict[str, list[float]]) -> None:
-    created, started, finished = (_when(job.get(k)) for k in ("created_at", "started_at", "finished_at"))
-    if created and started and finished:
-        waits.setdefault(f"{job['kind']}_queued", []).append((started - created).total_seconds())
-        waits.setdefault(f"{job['kind']}_running", []).append((finished - started).total_seconds())
-
-
-def export_records(api: Api, project_id: int) -> list[dict]:
-    status, raw = api.call("GET", f"/api/projects/{project_id}/export/?format=jsonl", raw=True)
-    return [json.loads(line) for line in raw.splitlines() if line.strip()]
 
 
 def score(records: list[dict], truth: dict[str, str]) -> dict:

@@ -13,12 +13,14 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -294,8 +296,7 @@ class Stack:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+                _kill_group(proc)
 
     def restart_worker(self, name: str = "worker") -> subprocess.Popen:
         """A fresh worker process (e.g. for a clean peak-memory reading); waits until it is ready."""
@@ -343,13 +344,22 @@ class Stack:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 log(f"{name} did not stop in 20 s; killing it")
-                proc.kill()
-                proc.wait(timeout=10)
+                _kill_group(proc)
         servers._stop_all()
         if self.keep:
             log(f"kept {self.root}")
         else:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a process `Stack.spawn` started and everything it forked (its own session: process group =
+    pid), so that nothing outlives the stack, e.g. the multiprocessing pool of a hung job."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,6 +405,52 @@ def wait_for_job(api: Api, stack: Stack, job_id: int, timeout: float, stall: flo
         time.sleep(poll)
     raise BenchError(f"job {job_id} did not finish within {timeout:.0f} s (last state {job['state']}, "
                      f"progress {job['progress']}):\n" + stack.tail("worker.log"))
+
+
+def _when(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+
+
+def job_timing(job: dict, waits: dict[str, list[float]]) -> None:
+    """Add the job row's seconds to `waits`: `<kind>_queued` (created -> started: broker pickup) and
+    `<kind>_running` (started -> finished)."""
+    created, started, finished = (_when(job.get(k)) for k in ("created_at", "started_at", "finished_at"))
+    if created and started and finished:
+        waits.setdefault(f"{job['kind']}_queued", []).append((started - created).total_seconds())
+        waits.setdefault(f"{job['kind']}_running", []).append((finished - started).total_seconds())
+
+
+def export_records(api: Api, project_id: int) -> list[dict]:
+    """Every item of the project as `GET /api/projects/{id}/export/?format=jsonl` gives it."""
+    status, raw = api.call("GET", f"/api/projects/{project_id}/export/?format=jsonl", raw=True)
+    return [json.loads(line) for line in raw.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Data, made in this process with the stack's settings
+
+
+def setup_django(stack: Stack) -> None:
+    """Configure Django in this process with the stack's settings (database, MEDIA_ROOT, ...)."""
+    os.environ.update(stack.django_env())
+    import django
+
+    django.setup()
+
+
+def digit_records() -> tuple[list[dict], dict[str, str]]:
+    """Import records (no gold, no label) of all of scikit-learn's digits and their true labels by external_id.
+
+    Call after `setup_django`: `tasks.demo_data.digits` writes the PNGs under the stack's MEDIA_ROOT,
+    which gunicorn serves at /media/ and the worker reads from.
+    """
+    from tasks.demo_data import digits
+
+    records, truth = [], {}
+    for record in digits():
+        truth[record["external_id"]] = record["meta_label"]
+        records.append({"data": record["data"], "external_id": record["external_id"]})
+    return records, truth
 
 
 def _version(dist: str) -> tuple[int, ...]:

@@ -56,9 +56,9 @@ def find(task_type: str, classes: list[str], targets: list[Any], probs: np.ndarr
         given_p = p[np.arange(len(labels)), labels]
     try:
         if multi:
-            ranked = find_multilabel_issues(labels, p, return_indices_ranked_by="self_confidence")
+            ranked = find_multilabel_issues(labels, p, return_indices_ranked_by="self_confidence", n_jobs=1)
         else:
-            ranked = find_label_issues(labels, p, return_indices_ranked_by="self_confidence")
+            ranked = find_label_issues(labels, p, return_indices_ranked_by="self_confidence", n_jobs=1)
     except (ValueError, IndexError, ZeroDivisionError) as exc:
         # Too few examples per class for confident learning: fall back to its ranking alone.
         log.info("cleanlab could not run (%s); ranking by self-confidence", exc)

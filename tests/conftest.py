@@ -1,6 +1,7 @@
 """Personas, factories and the real Celery worker shared by every test."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -132,7 +133,21 @@ class Worker:
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
+                # Stuck in a job: what it forked (a multiprocessing pool) goes too, or it would outlive the
+                # session, connected to the test database.
+                for child in _children(self.proc.pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child, signal.SIGKILL)
                 self.proc.kill()
+                self.proc.wait()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                for c in (task / "children").read_text().split()]
+    except OSError:
+        return []
 
 
 def _celery_env(django_db_blocker) -> dict:
@@ -147,9 +162,11 @@ def _celery_env(django_db_blocker) -> dict:
 
 
 @pytest.fixture(scope="session")
-def worker(django_db_setup, django_db_blocker):
-    """A running worker; tests using it need `django_db(transaction=True)` so it sees their rows."""
-    w = Worker(_celery_env(django_db_blocker))
+def worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A running worker; tests using it need `django_db(transaction=True)` so it sees their rows.
+
+    `worker.output()` is its log."""
+    w = Worker(_celery_env(django_db_blocker), log=tmp_path_factory.mktemp("worker") / "worker.log")
     w.start()
     yield w
     w.stop()

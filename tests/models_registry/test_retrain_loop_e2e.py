@@ -4,11 +4,13 @@ PostgreSQL, Redis, a Celery worker and Celery beat (django-celery-beat's databas
 in production. Scikit-learn's handwritten digits are imported with a few gold labels; version 1 is
 trained on those; two annotators label what `next` serves them (one disagreement goes to a reviewer);
 the admin sets a retraining schedule; beat fires it, version 2 is trained, judged against version 1
-and activated by itself, and the pre-labeling that follows re-orders the queue and auto-accepts more.
+and activated by itself, and the pre-labeling that follows re-orders the queue; what the model then
+accepts on its own is right more often.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -37,7 +39,10 @@ def create_digits_project(members, users, n: int, gold: int) -> tuple[int, dict[
     r = admin.post("/api/projects/", {
         "name": "Digits", "task_type": "classification", "labels": LABELS, "overlap": 2,
         "auto_accept_threshold": THRESHOLD, "escalation_threshold": None, "audit_rate": 0.0, "gold_rate": 0.0,
-        "strategy": "least_confidence"}, format="json")
+        # Random order: the annotators label a fair sample, so each version's calibration is fitted on
+        # items like the ones it then scores (uncertainty order trains on the hard ones and makes the
+        # model under-confident on the rest; bench/retrain_loop.py shows both orders round by round).
+        "strategy": "random"}, format="json")
     assert r.status_code == 201, r.content
     pid = r.json()["id"]
     for user in users:
@@ -68,10 +73,24 @@ def train_first_version(ml, pid: int) -> dict:
     return job.result
 
 
-def auto_accepted_share(client, pid: int, n: int) -> float:
-    r = client.get(f"/api/projects/{pid}/items/", {"status": "auto_accepted", "page_size": 1})
-    assert r.status_code == 200
-    return r.json()["count"] / n
+@dataclass(frozen=True)
+class AutoAccepted:
+    share: float  # of the items no human has labeled: the work the model takes off people
+    accuracy: float  # of the auto-accepted ones, against the true digit
+
+
+def auto_accepted(client, pid: int, truth: dict[int, str]) -> AutoAccepted:
+    """The items the active model accepted on its own, read through the items API."""
+    values, page = [], 1
+    while page:
+        r = client.get(f"/api/projects/{pid}/items/", {"status": "auto_accepted", "page_size": 1000, "page": page})
+        assert r.status_code == 200
+        values += [(item["id"], item["final"]) for item in r.json()["results"]]
+        page = page + 1 if r.json()["next"] else None
+    assert all(final["source"] == "model" for _, final in values)
+    right = sum(final["value"] == {"label": truth[pk]} for pk, final in values)
+    unlabeled = Item.objects.filter(project_id=pid).exclude(final_source__in=["gold", "consensus", "reviewer"])
+    return AutoAccepted(len(values) / unlabeled.count(), right / len(values) if values else 0.0)
 
 
 def queue_head(pid: int, n: int = HEAD) -> list[int]:
@@ -108,15 +127,15 @@ def set_schedule(admin, pid: int, spec: str) -> None:
     assert r.json()["retrain_schedule"] == spec
 
 
-def test_a_scheduled_retrain_activates_a_better_version_that_reorders_the_queue_and_accepts_more(
+def test_a_scheduled_retrain_activates_a_better_version_that_reorders_the_queue(
         worker, beat, members, admin, annotator, annotator2, reviewer, ml_engineer):
-    n, gold, batch = 1000, 40, 80
+    n, gold, batch = 1000, 100, 400  # digits, of them gold, labeled by the annotators before the retraining
     pid, truth = create_digits_project(members, [annotator, annotator2, reviewer, ml_engineer], n, gold)
     v1 = train_first_version(members["ml"], pid)
-    share_v1 = auto_accepted_share(members["admin"], pid, n)
+    accepted_v1 = auto_accepted(members["admin"], pid, truth)
 
-    # Both annotators label the `batch` items `next` serves (the first model's least confident);
-    # on the first of them the second annotator is wrong, so the item goes to review.
+    # Both annotators label the `batch` items `next` serves; on the first of them the second
+    # annotator is wrong, so the item goes to review.
     for i in range(batch):
         item = label(members["ann"], pid, truth)
         assert label(members["bob"], pid, truth, wrong=i == 0) == item
@@ -168,16 +187,21 @@ def test_a_scheduled_retrain_activates_a_better_version_that_reorders_the_queue_
     assert r.json()["item"]["id"] == next(pk for pk in after if pk not in had)
     assert r.json()["prediction"]["model_version"] == 2
 
-    share_v2 = auto_accepted_share(members["admin"], pid, n)
-    print(f"\nv1 on {v1['metrics']['test_size']} held-out: {v1['metrics']['accuracy']}, auto-accepted "
-          f"{share_v1:.1%}; v2 ({v2['train_size']} train labels) {v2['decision']['challenger']} against "
-          f"{v2['decision']['champion']} of v1 on the same {v2['holdout_size']} held-out: auto-accepted {share_v2:.1%}")
-    assert share_v2 > share_v1
+    accepted_v2 = auto_accepted(members["admin"], pid, truth)
+    print(f"\nv1 ({v1['metrics']['test_size']} held out: {v1['metrics']['accuracy']}) auto-accepted "
+          f"{accepted_v1.share:.1%} of the items, {accepted_v1.accuracy:.1%} of them right; v2 ({v2['train_size']} "
+          f"train labels, {v2['decision']['challenger']} against v1's {v2['decision']['champion']} on the same "
+          f"{v2['holdout_size']} held out) auto-accepted {accepted_v2.share:.1%}, {accepted_v2.accuracy:.1%} right")
+    # What the model accepts on its own is right more often, and as often as the threshold promises.
+    assert accepted_v2.accuracy > accepted_v1.accuracy
+    assert accepted_v2.accuracy >= THRESHOLD
+    # ...and it takes more of the work off the annotators.
+    assert accepted_v2.share > accepted_v1.share
 
 
 def test_a_scheduled_retrain_without_new_labels_is_skipped_with_a_reason(
         worker, beat, members, admin, ml_engineer):
-    pid, _ = create_digits_project(members, [ml_engineer], n=100, gold=40)
+    pid, _ = create_digits_project(members, [ml_engineer], n=100, gold=60)
     train_first_version(members["ml"], pid)
 
     beat_watches()
