@@ -36,6 +36,8 @@ from tasks.records import Record, RecordError, Schema
 BATCH = 5000
 # Records per COPY when the parser feeds PostgreSQL directly (see _StreamedBatch).
 STREAM_BATCH = 20000
+# An import at least this large refreshes the planner's statistics of the tables it wrote.
+ANALYZE_AFTER = 50000
 DUPLICATE_POLICIES = ("error", "skip", "update")
 
 
@@ -373,6 +375,11 @@ def _import_all(project, records, on_duplicate, now, users, seen, result: Import
                 result.skipped += skipped
                 if job is not None:
                     jobs.report_progress(job, result.imported + result.updated + result.skipped)
+            if connection.vendor == "postgresql" and result.imported >= ANALYZE_AFTER:
+                # Fresh statistics now, not when autovacuum gets round to it: queries planned for the
+                # tables as they were (nearly empty) would scan them whole, per chunk of an export.
+                with connection.cursor() as cur:
+                    cur.execute("ANALYZE tasks_item, annotations_annotation, tasks_assignment")
             audit.record("items.imported", user=user, project=project, job=job.pk if job else None,
                          **result.as_dict())
             if job is not None:
