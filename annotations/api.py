@@ -16,6 +16,7 @@ from annotations.serializers import (
     AnnotationSerializer,
     ItemDetailSerializer,
     ReviewDecisionSerializer,
+    ValueField,
 )
 from annotations.services import Submission, submit_annotation, undo_annotation
 from tasks.access import check_role, get_item, get_project
@@ -105,12 +106,19 @@ EXPORT_PARAMETERS = [
 ]
 
 
+# The JSON formats are JSON documents, not opaque bytes: an array of records (json, label_studio) or,
+# for coco, one object.
+EXPORT_JSON = {"oneOf": [{"type": "array", "items": {"type": "object", "additionalProperties": {}}},
+                         {"type": "object", "additionalProperties": {}}],
+               "description": "json and label_studio: an array of item records; coco: a COCO object."}
+
+
 class ExportView(APIView):
     """Stream a project's items (with final values, annotations and predictions) as a file."""
 
     @extend_schema(
         parameters=EXPORT_PARAMETERS,
-        responses={(200, content_type.split(";")[0]): bytes
+        responses={(200, content_type.split(";")[0]): EXPORT_JSON if content_type == "application/json" else bytes
                    for content_type in dict.fromkeys(f.content_type for f in export.FORMATS.values())},
     )
     def get(self, request, pk):
@@ -119,10 +127,11 @@ class ExportView(APIView):
         params = request.query_params
         try:
             filters = export.parse_filters({name: params.getlist(name) for name in params})
-            result = export.export(project, params.get("format", "json"), filters,
-                                   ties=export.parse_ties(params.getlist("ties")))
+            ties = export.parse_ties(params.getlist("ties"))
+            result = export.export(project, params.get("format", "json"), filters, ties=ties)
         except export.ExportError as exc:
             raise ValidationError({exc.param: [f"{exc.message[0].upper()}{exc.message[1:]}."]}) from None
+        export.record(project, result.format, filters, user=request.user, via="api", ties=ties)
         response = StreamingHttpResponse(result.chunks, content_type=result.format.content_type)
         response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
         return response
@@ -134,7 +143,7 @@ ReviewTaskResponse = inline_serializer("ReviewTask", {
     "final": serializers.JSONField(allow_null=True), "lease_expires_at": serializers.DateTimeField()})
 
 ReviewInput = inline_serializer("ReviewInput", {
-    "value": serializers.JSONField(), "note": serializers.CharField(required=False, allow_blank=True)})
+    "value": ValueField(), "note": serializers.CharField(required=False, allow_blank=True)})
 
 ReviewResponse = inline_serializer("Reviewed", {"item": ItemSerializer(), "decision": ReviewDecisionSerializer()})
 

@@ -1,9 +1,11 @@
 """Settings, read from the environment (see README "Configuration")."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from hitl.env import env_bool, env_int, env_list, env_secret, env_str
@@ -30,7 +32,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from here, not a CDN (CSP: default-src 'self')
     "django_celery_beat",
+    "axes",
+    "csp",
     "accounts",
     "tasks",
     "annotations",
@@ -40,12 +45,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A page whose database is unreachable answers 503 with Retry-After, not a 500 (the API: hitl.errors).
+    "hitl.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, so it sees the lockout flag the login attempt set (see "Login throttling" below).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "hitl.urls"
@@ -70,6 +80,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_secret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'hitl.sqlite3'}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        # A kept connection is checked before a request reuses it, so one the database dropped
+        # (a restart, a failover) is replaced instead of failing the request.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -82,6 +95,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # An unreachable database fails a request in seconds (503, hitl.errors), not minutes.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
     # A second connection for job progress, which must show while the job's own transaction
     # is still open (see tasks.jobs.report_progress).
     DATABASES["jobs"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
@@ -89,8 +106,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Axes' backend first: it refuses a locked-out username/address before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -128,7 +152,7 @@ FILE_UPLOAD_HANDLERS = ["hitl.uploads.LimitedUploadHandler"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -151,7 +175,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Human-in-the-loop annotation platform",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Request bodies are JSON (API.md); form encodings cannot carry the null, list and object values the
+    # schema describes, so they are not offered (the import's multipart upload is declared on its own).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
 }
 
 # Celery: Redis in production; with no broker configured, an embedded file-system broker
@@ -176,7 +205,15 @@ else:
         # How often workers sweep for such messages: every interval x throttle seconds.
         "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
         "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+        # A Redis that is down or hung fails a publish in seconds instead of holding the request
+        # (the job stays pending and is sent again, see HITL_JOB_RESEND_SECONDS).
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
     }
+# One quick retry (on a fresh connection: a pooled one may predate a Redis restart), then give up.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0,
+                                    "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -188,19 +225,84 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "release-expired-leases": {"task": "tasks.release_expired_leases", "schedule": 60.0},
-    "requeue-stalled-jobs": {"task": "tasks.requeue_stalled_jobs", "schedule": 300.0},
+    "requeue-stalled-jobs": {"task": "tasks.requeue_stalled_jobs", "schedule": 60.0},
 }
 # A running job whose heartbeat is older than this is considered lost and re-queued.
 HITL_JOB_STALL_SECONDS = env_int("HITL_JOB_STALL_SECONDS", 900)
+# A job still waiting for its first run this long after it was created is sent to the workers again:
+# its message could not be published (broker down) or was lost (broker restarted without its data).
+HITL_JOB_RESEND_SECONDS = env_int("HITL_JOB_RESEND_SECONDS", 60)
 
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# --- Sessions and API tokens ---------------------------------------------------------------------
+# A browser session lasts this long from login (12 hours: a working day), then the user logs in again.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
+# An API token is refused this long after it was issued (accounts.authentication); POST /api/auth/token/
+# then issues a new one. Changing the password or deactivating the user revokes tokens and sessions at once.
+HITL_TOKEN_TTL_SECONDS = env_int("HITL_TOKEN_TTL_SECONDS", 30 * 24 * 3600)
+
+# --- Login throttling (django-axes) ---------------------------------------------------------------
+# After HITL_LOGIN_FAILURE_LIMIT failed logins for one username from one address, that pair is refused
+# (even with the right password: 429) until HITL_LOGIN_LOCKOUT_SECONDS have passed since the last
+# failure. The login page and POST /api/auth/token/ count together. `manage.py axes_reset` lifts it.
+AXES_FAILURE_LIMIT = env_int("HITL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("HITL_LOGIN_LOCKOUT_SECONDS", 15 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_ip"
+# Failed attempts are kept (AccessAttempt); successful logins are not logged a second time here.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+
+# --- HTTPS and security headers -------------------------------------------------------------------
+# HITL_HTTPS: the site is served over HTTPS, by this server or by a TLS proxy in front of it. It turns
+# on the redirect from http and HSTS (each can still be set on its own).
+HITL_HTTPS = env_bool("HITL_HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HITL_HTTPS)
+# The container's health check asks over plain http from inside (docker-compose.yml); it reveals nothing.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HITL_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HITL_HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a TLS proxy (compose with a reverse proxy in front): trust its X-Forwarded-Proto, and nothing
+# else's; the proxy must set (not pass on) that header. Client addresses then come from X-Forwarded-For.
+HITL_BEHIND_TLS_PROXY = env_bool("HITL_BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HITL_BEHIND_TLS_PROXY else None
+# Cookies only over HTTPS in production; the demo (DEBUG, plain http) keeps them usable.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else [
+    # HSTS preload is a promise about the whole registered domain (and every subdomain of it) that
+    # only its owner can make, and it is hard to undo; SECURE_HSTS_PRELOAD=1 once that is decided.
+    "security.W021",
+]
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and connections from this site only;
+# no inline script or style (pages load static files and read their data from json_script). Images
+# may also be data: URLs, and come from HITL_CSP_IMG_SRC (e.g. "https://images.example.com") for
+# items whose data.image points at another server.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],  # the nonce only where a page asks for one (the API docs)
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *env_list("HITL_CSP_IMG_SRC", [])],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # django-axes: failed logins and lockouts (warnings), not four lines for every successful login.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

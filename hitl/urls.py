@@ -2,9 +2,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
-from accounts.api import MeView, TokenView, UsersView
+from accounts.api import MeView, PasswordView, TokenView, UserDetailView, UsersView
 from annotations.api import AnnotationsView, ExportView, ItemDetailView, ReviewNextView, ReviewView, UndoView
 from annotations.stats_api import StatsView
 from hitl import views
@@ -31,11 +31,14 @@ from tasks.api import (
     ProjectListView,
     ReleaseView,
 )
+from tasks.audit_api import AuditExportView, AuditListView
 
 api = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("users/", UsersView.as_view(), name="api-users"),
     path("users/me/", MeView.as_view(), name="api-me"),
+    path("users/me/password/", PasswordView.as_view(), name="api-password"),
+    path("users/<int:pk>/", UserDetailView.as_view(), name="api-user"),
     path("projects/", ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:pk>/", ProjectDetailView.as_view(), name="api-project"),
     path("projects/<int:pk>/members/", MembersView.as_view(), name="api-members"),
@@ -62,8 +65,10 @@ api = [
     path("items/<int:pk>/release/", ReleaseView.as_view(), name="api-release"),
     path("jobs/<int:pk>/", JobView.as_view(), name="api-job"),
     path("jobs/<int:pk>/retry/", JobRetryView.as_view(), name="api-job-retry"),
+    path("audit/", AuditListView.as_view(), name="api-audit"),
+    path("audit/export/", AuditExportView.as_view(), name="api-audit-export"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 urlpatterns = [

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -12,6 +13,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.static import serve
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.views import APIView
 
 from accounts import permissions
@@ -25,6 +27,7 @@ from models_registry.training import check_can_train
 from tasks import jobs, services
 from tasks.access import is_member, visible_projects
 from tasks.models import Item, ItemStatus, Job, JobKind, Project, Strategy
+from tasks.readers.images import IMAGE_EXTENSIONS
 from tasks.serializers import ProjectSerializer
 
 
@@ -283,9 +286,28 @@ def healthz(request):
 
 
 class MediaView(APIView):
-    """Uploaded media (images) for signed-in users, by session or API token."""
+    """Uploaded media (images) for signed-in users, by session or API token.
+
+    MEDIA_ROOT also holds trained models and stored import files, which are never served; an image is
+    served to admins, and to members of a project that has an item showing it. `serve` keeps the
+    path inside MEDIA_ROOT (".." and absolute paths are refused).
+    """
 
     schema = None  # not part of the public API
 
     def get(self, request, path: str):
+        if PurePosixPath(path).suffix.lower() not in IMAGE_EXTENSIONS:
+            raise Http404("No such image.")
+        if not request.user.is_admin:
+            # Unindexed JSON lookup, but only over the caller's projects' items, and EXISTS stops at the first.
+            url = f"{settings.MEDIA_URL}{path}"
+            if not Item.objects.filter(project__in=visible_projects(request.user), data__image=url).exists():
+                raise Http404("No such image.")
         return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    """Swagger UI at /api/docs/, from drf-spectacular-sidecar's static files, its start script carrying
+    the page's CSP nonce (the Content-Security-Policy allows no other inline script)."""
+
+    template_name = "api_docs.html"

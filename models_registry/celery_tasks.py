@@ -56,6 +56,7 @@ def train_model(self, job_id: int) -> None:
     with training_lock(project_id) as held:
         if not held:
             log.info("project %s is training already; job %s waits", project_id, job_id)
+            jobs.mark_waiting(job_id)  # its message is alive: the resend sweep leaves it alone
             raise self.retry(countdown=BUSY_RETRY_SECONDS)
         jobs.run(job_id, _train, expected=(BackendError,))
 

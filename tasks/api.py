@@ -1,6 +1,7 @@
 """REST endpoints of the core: projects, members, import, items, next, jobs."""
 from __future__ import annotations
 
+from django.db.models import Case, F, Value, When
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -26,6 +27,7 @@ from tasks.serializers import (
     MemberSerializer,
     ProjectSerializer,
     QueueItemSerializer,
+    sees_gold,
 )
 
 
@@ -189,7 +191,11 @@ class ItemListView(generics.ListAPIView):
         if wanted:
             if wanted not in ItemStatus.values:
                 raise ValidationError({"status": [f"Unknown status; use one of {ItemStatus.values}."]})
-            qs = qs.filter(status=wanted)
+            if sees_gold(self.request):
+                qs = qs.filter(status=wanted)
+            else:  # the status annotators are shown: gold items look queued (tasks.serializers.hide_gold)
+                qs = qs.alias(shown=Case(When(gold__isnull=False, then=Value(ItemStatus.QUEUED.value)),
+                                         default=F("status"))).filter(shown=wanted)
         return qs
 
 

@@ -3,7 +3,8 @@
 A job's Celery task only carries the job id. Work is idempotent: a job that already succeeded
 is never redone, and work that changes data marks the job succeeded in the same transaction
 as its writes (see `complete`), so a worker killed mid-job leaves nothing half-done and the
-redelivered message simply runs it again.
+redelivered message simply runs it again. A message that could not be sent (the broker is down)
+or that the broker lost is sent again by the periodic `requeue_stalled`.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from tasks.models import Job, JobState
 
@@ -41,12 +43,31 @@ def create_job(kind: str, *, project=None, user=None, params: dict | None = None
 
 
 def enqueue(job: Job) -> None:
-    """Publish the job's message after commit, so a worker never sees a rolled-back job."""
-    from hitl.celery import app
+    """Publish the job's message after commit, so a worker never sees a rolled-back job.
 
+    With the broker unreachable the job stays pending and the request that made it still
+    succeeds; `requeue_stalled` sends it once the broker is back.
+    """
     task_name = TASK_FOR_KIND[job.kind]
     job_id = job.pk
-    transaction.on_commit(lambda: app.send_task(task_name, args=[job_id]))
+    transaction.on_commit(lambda: send(task_name, job_id))
+
+
+def send(task_name: str, job_id: int) -> bool:
+    """Publish one job message; False (and a warning) if the broker cannot be reached.
+
+    The broker settings bound how long that takes: a short connect and socket timeout and a
+    single retry (CELERY_BROKER_TRANSPORT_OPTIONS, CELERY_TASK_PUBLISH_RETRY_POLICY).
+    """
+    from hitl.celery import app
+
+    try:
+        app.send_task(task_name, args=[job_id])
+    except BrokerUnavailable as exc:
+        log.warning("job %s was not sent to the workers, the broker is unreachable (%s); it stays pending "
+                    "and is sent again once the broker is back (requeue_stalled)", job_id, exc)
+        return False
+    return True
 
 
 def claim(job_id: int) -> Job | None:
@@ -176,17 +197,33 @@ def retry(job: Job) -> Job:
 
 
 def requeue_stalled() -> int:
-    """Re-send jobs whose worker stopped reporting (died, or the broker lost the message)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.HITL_JOB_STALL_SECONDS)
+    """Re-send running jobs whose worker stopped reporting (it died), and pending jobs nobody has
+    taken: their message could not be sent (the broker was down) or the broker lost it.
+
+    Run by beat every minute. A job that merely waits its turn behind others may be sent twice:
+    the copy finds it finished, or waits for the run in progress and then finds it finished
+    (`claim`, `lock_unfinished`), and changes nothing. A pending job whose message a worker holds
+    while it waits (a training behind another one of its project, `mark_waiting`) is left alone.
+    """
+    now = timezone.now()
+    silent = now - timedelta(seconds=settings.HITL_JOB_STALL_SECONDS)
+    unsent = now - timedelta(seconds=settings.HITL_JOB_RESEND_SECONDS)
     stalled = list(
         Job.objects.filter(
-            Q(state=JobState.RUNNING, heartbeat_at__lt=cutoff) | Q(state=JobState.PENDING, created_at__lt=cutoff)
+            Q(state=JobState.RUNNING, heartbeat_at__lt=silent)
+            | (Q(state=JobState.PENDING, created_at__lt=unsent)
+               & (Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=unsent)))
         )
     )
     for job in stalled:
         with transaction.atomic():
             retry(job)
     return len(stalled)
+
+
+def mark_waiting(job_id: int) -> None:
+    """Record that a worker holds this pending job's message and will run it later (not lost)."""
+    Job.objects.filter(pk=job_id, state=JobState.PENDING).update(heartbeat_at=timezone.now())
 
 
 def trigger_of(job: Job) -> str:

@@ -8,7 +8,8 @@ from tasks.models import Item, Job, Project, TaskType
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    escalated_overlap = serializers.IntegerField(min_value=1, max_value=100, required=False, allow_null=True)
+    # Up to one above overlap's maximum: unset, it reads as overlap + 1, and every value shown is accepted.
+    escalated_overlap = serializers.IntegerField(min_value=1, max_value=101, required=False, allow_null=True)
     overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
     lease_seconds = serializers.IntegerField(min_value=10, max_value=7 * 24 * 3600, required=False)
     labels = serializers.ListField(child=serializers.CharField(max_length=100), allow_empty=True)
@@ -97,13 +98,27 @@ class ItemSerializer(serializers.ModelSerializer):
     def get_final(self, item: Item) -> dict | None:
         return final_of(item, self.context.get("request"))
 
+    def to_representation(self, item: Item) -> dict:
+        return hide_gold(item, super().to_representation(item), self.context.get("request"))
+
+
+def sees_gold(request) -> bool:
+    """Reviewers, ML engineers and admins may tell gold items; annotators may not (they are scored on them)."""
+    return request is None or request.user.has_role(Role.REVIEWER, Role.ML_ENGINEER)
+
+
+def hide_gold(item: Item, data: dict, request) -> dict:
+    """A gold item shown to an annotator looks like any item waiting for annotations (as in `next`)."""
+    if item.gold is not None and "status" in data and not sees_gold(request):
+        data["status"] = "queued"
+    return data
+
 
 def final_of(item: Item, request=None) -> dict | None:
     """The final value and its provenance, or None; gold answers are kept from annotators."""
     if not item.final_source:
         return None
-    if item.final_source == "gold" and request is not None and not request.user.has_role(
-            Role.REVIEWER, Role.ML_ENGINEER):
+    if item.final_source == "gold" and not sees_gold(request):
         return None
     return {
         "value": item.final_value,

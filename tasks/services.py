@@ -13,7 +13,8 @@ from tasks.models import FinalSource, Item, ItemStatus, Membership, Project
 _AUDITED_SETTINGS = (
     "name", "task_type", "labels", "overlap", "auto_accept_threshold", "escalation_threshold",
     "escalated_overlap", "audit_rate", "strategy", "retrain_every", "retrain_schedule", "promotion_margin",
-    "lease_seconds", "instructions",
+    "lease_seconds", "instructions", "consensus_iou", "consensus_method", "gold_rate", "model_backend",
+    "model_endpoint", "model_timeout",
 )
 
 

@@ -97,12 +97,16 @@ def project(admin, annotator, annotator2, reviewer, ml_engineer):
 
 class Worker:
     """A real Celery process bound to the test database and Redis broker: `celery worker` by default,
-    or what `argv` says (`celery beat`); with `log`, its output goes to that file."""
+    or what `argv` says (`celery beat`); with `log`, its output goes to that file; with `queue`, the
+    worker takes messages from that queue only (a test's own worker, apart from the session's)."""
 
-    def __init__(self, env: dict, argv: list[str] | None = None, log: Path | None = None):
+    def __init__(self, env: dict, argv: list[str] | None = None, log: Path | None = None,
+                 queue: str | None = None):
         self.env = env
         self.argv = argv or ["worker", "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
                              "--without-heartbeat"]
+        if queue:
+            self.argv = [*self.argv, "-Q", queue]
         self.log = log
         self.proc: subprocess.Popen | None = None
 
@@ -111,6 +115,7 @@ class Worker:
         if self.argv[0] == "worker":
             argv += ["-n", f"test-{time.time_ns()}@%h"]
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        self.log_start = out.tell() if self.log else 0  # where this run's output begins
         try:
             self.proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         finally:
@@ -120,6 +125,14 @@ class Worker:
     def output(self) -> str:
         """What the process has logged so far (with `log`)."""
         return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until the worker (started with `log`) is connected to the broker and consuming."""
+        deadline = time.monotonic() + timeout
+        while b" ready." not in self.log.read_bytes()[self.log_start:]:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Celery worker did not get ready:\n" + self.output()[-3000:])
+            time.sleep(0.1)
 
     def kill(self) -> None:
         """SIGKILL, as when a machine dies: no chance to clean up or acknowledge."""
@@ -211,6 +224,17 @@ def beat_watches() -> None:
 
     PeriodicTasks.update_changed()
     time.sleep(BEAT_INTERVAL + 0.5)
+
+
+def wait_until_running(job_id: int, timeout: float = 60.0) -> Job:
+    """Poll the job row until a worker runs it and has reported some progress."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = Job.objects.filter(pk=job_id, state="running", progress__gt=0).first()
+        if job is not None:
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not get going in {timeout}s (state {Job.objects.get(pk=job_id).state})")
 
 
 def wait_for_job(job_id: int, timeout: float = 60.0) -> Job:

@@ -8,6 +8,7 @@ worker process it starts, talks to these servers.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pwd
 import shutil
@@ -21,6 +22,8 @@ import pytest
 
 _procs: list[subprocess.Popen] = []
 _cleanups: list = []
+# How to stop and start again each server started here, by its URL (see `down`).
+_controls: dict[str, tuple] = {}
 
 
 def _free_port() -> int:
@@ -77,20 +80,61 @@ def start_postgres(root: Path, *, durable: bool = False) -> str:
     _cleanups.append(lambda: subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     _wait_for_port(port, "PostgreSQL")
-    return f"postgres://postgres@127.0.0.1:{port}/hitl"
+    url = f"postgres://postgres@127.0.0.1:{port}/hitl"
+
+    def stop() -> None:  # "fast": clients are disconnected, as by a restart in production
+        subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def start() -> None:
+        subprocess.run(as_user + [pg_ctl, "-D", str(data), "-o", options, "-l", str(data / "log"), "-w", "start"],
+                       check=True, stdout=subprocess.DEVNULL)
+        _wait_for_port(port, "PostgreSQL")
+
+    _controls[url] = (stop, start)
+    return url
 
 
 def start_redis(root: Path) -> str:
     """Start a throwaway Redis server; return its URL."""
     port = _free_port()
-    proc = subprocess.Popen(
-        [_need("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(root)],
-        stdout=subprocess.DEVNULL,
-    )
-    _procs.append(proc)
-    _wait_for_port(port, "Redis")
-    return f"redis://127.0.0.1:{port}/0"
+    argv = [_need("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(root)]
+    running: list[subprocess.Popen] = []
+
+    def start() -> None:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        _procs.append(proc)
+        running[:] = [proc]
+        _wait_for_port(port, "Redis")
+
+    def stop() -> None:  # SIGTERM: Redis closes its clients' connections and exits (its data is not kept)
+        proc = running.pop()
+        proc.terminate()
+        proc.wait(timeout=10)
+        _procs.remove(proc)
+
+    start()
+    url = f"redis://127.0.0.1:{port}/0"
+    _controls[url] = (stop, start)
+    return url
+
+
+def can_stop(url: str) -> bool:
+    """Whether `down(url)` can stop this server (one this process started)."""
+    return url in _controls
+
+
+@contextlib.contextmanager
+def down(url: str):
+    """Stop the server at `url` (PostgreSQL or Redis started by this process) for the `with` block, then
+    start it again on the same port with the same data directory, even if the block fails."""
+    stop, start = _controls[url]
+    stop()
+    try:
+        yield
+    finally:
+        start()
 
 
 def _stop_all() -> None:
@@ -125,6 +169,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ.setdefault("CELERY_VISIBILITY_TIMEOUT", "5")
     os.environ.setdefault("CELERY_UNACKED_RESTORE_INTERVAL", "1")
     os.environ.setdefault("CELERY_UNACKED_RESTORE_THROTTLE", "1")
+    # Re-send a job whose message could not be published (broker down) a second after, not a minute.
+    os.environ.setdefault("HITL_JOB_RESEND_SECONDS", "1")
     yield
 
 

@@ -19,10 +19,11 @@ from django.db import connection, transaction
 
 from annotations.export import coco, conll, label_studio, preference, reading, records
 from annotations.export.filters import ExportError, Filters, parse_bool, parse_filters, parse_ties
+from tasks import audit
 from tasks.models import Project, TaskType
 
 __all__ = ["FORMATS", "Export", "ExportError", "Filters", "Format", "Spec", "count", "export", "get_format",
-           "parse_bool", "parse_filters", "parse_ties"]
+           "parse_bool", "parse_filters", "parse_ties", "record"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,16 @@ def export(project: Project, fmt: str, filters: Filters | None = None, *, ties: 
     format_ = get_format(project, fmt)
     spec = Spec(project, effective_filters(format_, filters or Filters()), ties=ties, progress=progress)
     return Export(format_, f"project-{project.pk}{format_.suffix}", _in_snapshot(format_.write(spec)))
+
+
+def record(project: Project, fmt: Format, filters: Filters, *, user=None, via: str, ties: bool = False,
+           items: int | None = None, **details) -> None:
+    """Append an export to the audit trail: who exported how many of which items, in what format."""
+    if items is None:
+        items = count(project, fmt, filters) // fmt.passes
+    audit.record("items.exported", user=user, project=project, format=fmt.name, via=via, items=items,
+                 filters=effective_filters(fmt, filters).as_dict(), **({"ties": "include"} if ties else {}),
+                 **details)
 
 
 @contextmanager

@@ -52,6 +52,13 @@ class Filters:
     def date_field(self) -> str:
         return "final_at" if self.final_only else "created_at"
 
+    def as_dict(self) -> dict:
+        """The filters that are set, as JSON (for the audit trail)."""
+        described = {"status": list(self.statuses), "source": list(self.sources),
+                     "since": self.since.isoformat() if self.since else None,
+                     "before": self.before.isoformat() if self.before else None, "only_final": self.only_final}
+        return {name: value for name, value in described.items() if value}
+
     def apply(self, rows: QuerySet, item: str = "") -> QuerySet:
         """`rows` narrowed to the items these filters keep: items, or with `item="item__"` rows
         that refer to an item (annotations, review decisions)."""

@@ -65,9 +65,12 @@
     li.className = "job";
     li.dataset.job = job.id;
     li.dataset.kind = job.kind;
-    li.innerHTML = '<div class="job-head"><strong class="job-title"></strong> <span class="job-state"></span> '
-      + '<span class="job-trigger muted"></span></div><div class="job-bar"><progress></progress> '
-      + '<span class="job-count"></span></div><p class="job-note"></p>';
+    const el = (tag, cls) => { const e = document.createElement(tag); if (cls) e.className = cls; return e; };
+    const head = el("div", "job-head");
+    head.append(el("strong", "job-title"), " ", el("span", "job-state"), " ", el("span", "job-trigger muted"));
+    const bar = el("div", "job-bar");
+    bar.append(el("progress"), " ", el("span", "job-count"));
+    li.append(head, bar, el("p", "job-note"));
     const title = li.querySelector(".job-title");
     title.id = `job-${job.id}-title`;
     title.textContent = `${KINDS[job.kind] || job.kind} job ${job.id}`;

@@ -1,15 +1,13 @@
 """Large imports run as Celery jobs on a real worker with a real Redis broker."""
 from __future__ import annotations
 
-import time
-
 import orjson
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tasks.celery_tasks import import_items
 from tasks.models import Item, Job
-from tests.conftest import wait_for_job
+from tests.conftest import wait_for_job, wait_until_running
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -62,10 +60,7 @@ def test_a_worker_killed_mid_import_loses_nothing_and_the_job_reruns(worker, sma
     n = 150_000
     r = _upload(as_user(admin), project, _jsonl(n))
     job_id = r.json()["job"]
-    deadline = time.monotonic() + 60
-    while not Job.objects.filter(pk=job_id, state="running", progress__gt=0).exists():
-        assert time.monotonic() < deadline, "the job never started"
-        time.sleep(0.05)
+    wait_until_running(job_id)
 
     worker.kill()
     job = Job.objects.get(pk=job_id)

@@ -185,7 +185,7 @@ def test_leaving_the_page_hands_back_the_prefetched_item(labeler):
 
     ui = labeler(ann, project)
     ui.expect_item(first)
-    ui.page.wait_for_function("window.hitl.state.ahead.length > 0")
+    ui.page.wait_for_function("() => window.hitl.state.ahead.length > 0")  # a function: the CSP forbids eval
     assert Assignment.objects.filter(user=ann, item=second).exists()
 
     ui.page.goto(ui.page.url.split("/projects/")[0] + "/")

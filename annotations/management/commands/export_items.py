@@ -1,6 +1,7 @@
 """`manage.py export_items <project> --format jsonl --output FILE`: export without a browser, with progress."""
 from __future__ import annotations
 
+import getpass
 import os
 from pathlib import Path
 
@@ -56,6 +57,8 @@ class Command(BaseCommand):
                 self._to_stdout(result.chunks)
             else:
                 self._to_file(result.chunks, Path(output))
+        export.record(target, fmt, filters, via="command", ties=o["ties"] == "include", items=total // fmt.passes,
+                      output=output, os_user=_os_user())
         if output != "-":
             self.stderr.write(f"Exported {total // fmt.passes} items of project {target.pk} ({target.name}) "
                               f"to {output} ({fmt.name}).")
@@ -79,3 +82,11 @@ class Command(BaseCommand):
             else:  # a text stream (call_command's stdout=StringIO())
                 self.stdout.write(chunk.decode(), ending="")
         (binary or self.stdout).flush()
+
+
+def _os_user() -> str | None:
+    """Who ran the command, as the operating system knows them (the audit trail's `os_user`)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return None
