@@ -8,6 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# pg_dump and pg_restore for `manage.py backup` / `restore` (bin/backup, bin/restore).
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies and the packages first, so a change in templates/static alone reuses this layer.
 COPY pyproject.toml ./
 COPY hitl ./hitl

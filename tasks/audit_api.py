@@ -23,6 +23,7 @@ from accounts import permissions
 from tasks import audit
 from tasks.access import check_role
 from tasks.models import AuditEvent
+from tasks.values import NUL
 
 EXPORT_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 CSV_COLUMNS = ["id", "created_at", "action", "user", "username", "project", "item", "payload"]
@@ -58,6 +59,13 @@ class AuditFilters:
     since: datetime | None = None
     before: datetime | None = None
     after: int | None = None
+
+    def as_dict(self) -> dict:
+        """The filters that are set, as JSON (for the audit trail)."""
+        described = {"project": self.project, "action": list(self.actions), "user": self.user,
+                     "username": self.username, "since": self.since.isoformat() if self.since else None,
+                     "before": self.before.isoformat() if self.before else None, "after": self.after}
+        return {name: value for name, value in described.items() if value is not None and value != []}
 
     def apply(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
         if self.project is not None:
@@ -123,6 +131,9 @@ def parse_filters(params) -> AuditFilters:
     actions = tuple(dict.fromkeys(a.strip() for value in params.getlist("action") for a in value.split(",")
                                   if a.strip()))
     user = params.get("user", "").strip()
+    for name, values in (("action", actions), ("user", [user])):
+        if any(NUL in value for value in values):
+            raise ValidationError({name: [f"Contains a NUL character (\\u0000); no {name} has one."]})
     since, before = _moment(params, "since", end=False), _moment(params, "until", end=True)
     if since is not None and before is not None and before <= since:
         raise ValidationError({"until": ["Is before since."]})
@@ -190,7 +201,7 @@ class AuditExportView(APIView):
         if fmt not in EXPORT_FORMATS:
             raise ValidationError({"format": [f"Unknown format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}."]})
         filters = parse_filters(request.query_params)
-        audit.record("audit.exported", user=request.user, format=fmt, filters=dict(request.query_params.lists()))
+        audit.record("audit.exported", user=request.user, format=fmt, filters=filters.as_dict())
         # Up to the last event now: the stream ends even while events keep coming.
         last = AuditEvent.objects.aggregate(last=Max("id"))["last"] or 0
         events = filters.apply(AuditEvent.objects.filter(id__lte=last))

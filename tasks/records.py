@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from tasks.values import ValueShapeError, validate_data, validate_value
+from tasks.values import NUL, NUL_MESSAGE, ValueShapeError, validate_data, validate_value
 
 FINAL_SOURCES = ("gold", "consensus", "reviewer", "model")
 MAX_USERNAME = 150  # accounts.User.username
@@ -169,6 +169,8 @@ def _external_id(external_id: Any, number: int, unit: str) -> str | None:
         return str(external_id)
     if external_id is not None and (not isinstance(external_id, str) or len(external_id) > 255):
         raise RecordError(number, "external_id", "must be a string of at most 255 characters", unit=unit)
+    if external_id is not None and NUL in external_id:
+        raise RecordError(number, "external_id", NUL_MESSAGE, unit=unit)
     return external_id
 
 
@@ -249,7 +251,7 @@ def _final(raw: Any, schema: Schema, data: Mapping) -> ImportedFinal:
 
 def username(raw: Any, field: str) -> str:
     """A username as a file gives it; raises `ValueShapeError` naming `field`."""
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_USERNAME:
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_USERNAME or NUL in raw:
         raise ValueShapeError(field, f"must be a username (a non-empty string of at most {MAX_USERNAME} characters)")
     return raw.strip()
 
@@ -279,6 +281,8 @@ def _version(raw: Any, field: str) -> str | int | None:
         return raw
     if not isinstance(raw, str) or len(raw) > 255:
         raise ValueShapeError(field, "must be a string of at most 255 characters")
+    if NUL in raw:
+        raise ValueShapeError(field, NUL_MESSAGE)
     return raw
 
 

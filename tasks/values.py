@@ -115,10 +115,35 @@ def _nonempty_string(data: Mapping, key: str, field: str) -> None:
         raise ValueShapeError(f"{field}.{key}", "must be a non-empty string")
 
 
+NUL = "\x00"
+NUL_MESSAGE = "contains a NUL character (\\u0000), which cannot be stored"
+
+
+def find_nul(x: Any, field: str) -> str | None:
+    """The path of the first string (or key) in `x` that holds a NUL character, else None.
+
+    PostgreSQL's text and JSON types cannot store NUL, so such data must be refused, not sent."""
+    if isinstance(x, str):
+        return field if NUL in x else None
+    if isinstance(x, Mapping):
+        for key, v in x.items():
+            if isinstance(key, str) and NUL in key:
+                return f"{field}.{key!r}"
+            if not isinstance(v, (int, float, bool)) and v is not None and (found := find_nul(v, f"{field}.{key}")):
+                return found
+    elif isinstance(x, (list, tuple)):
+        for i, v in enumerate(x):
+            if not isinstance(v, (int, float, bool)) and v is not None and (found := find_nul(v, f"{field}[{i}]")):
+                return found
+    return None
+
+
 def validate_data(task_type: str, data: Any, field: str = "data") -> None:
     """Check that an item's data carries what its task type shows to annotators."""
     if not isinstance(data, Mapping):
         raise ValueShapeError(field, "must be an object")
+    if (where := find_nul(data, field)) is not None:
+        raise ValueShapeError(where, NUL_MESSAGE)
     if task_type in ("classification", "multi_label"):
         if "image" in data and "text" not in data:
             _nonempty_string(data, "image", field)

@@ -165,3 +165,22 @@ def test_json_exports_are_declared_as_json_and_request_bodies_as_json_only():
         for method, operation in operations.items():
             if "requestBody" in operation and path != "/api/projects/{id}/import/":
                 assert list(operation["requestBody"]["content"]) == ["application/json"], (method, path)
+
+
+@pytest.mark.parametrize("records, params, field", [
+    ([{"text": "a\x00b"}], "", "data.text"),
+    ([{"data": {"text": "ab", "meta": {"x\x00": 1}}}], "", "data.meta.'x\\x00'"),
+    ([{"text": "ab", "external_id": "e\x00"}], "", "external_id"),
+    ([{"data": {"text": "a"}, "annotations": [{"user": "x\x00", "value": {"label": "pos"}}]}], "",
+     "annotations[0].user"),
+    ([{"text": "a", "label": "pos"}], "?annotator=%00&labels_as=annotations&label_column=label", "annotator"),
+])
+def test_text_with_a_nul_character_is_refused_by_name_not_a_server_error(as_user, admin, project, records, params,
+                                                                         field):
+    # PostgreSQL cannot store NUL in text or JSON; the fuzzer's NUL in an audit filter led here.
+    r = as_user(admin).post(f"/api/projects/{project.pk}/import/{params}", records, format="json")
+
+    assert r.status_code == 400, r.content
+    body = r.json()
+    assert (body["errors"][0]["field"] if "errors" in body else body["options"][0].split(":")[0]) == field
+    assert not Item.objects.filter(project=project).exists()

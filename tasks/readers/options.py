@@ -38,7 +38,8 @@ class ReadOptions:
             raise OptionsError("format", f"unknown format {self.format!r}; use one of {', '.join(FORMATS)}")
         if self.labels_as not in LABELS_AS:
             raise OptionsError("labels_as", f"must be one of {', '.join(LABELS_AS)}")
-        if self.annotator is not None and (not isinstance(self.annotator, str) or not self.annotator.strip()):
+        if self.annotator is not None and (not isinstance(self.annotator, str) or not self.annotator.strip()
+                                           or "\x00" in self.annotator):
             raise OptionsError("annotator", "must be a username")
         if not isinstance(self.text_column, str) or not self.text_column.strip():
             raise OptionsError("text_column", "must be a column name")

@@ -202,7 +202,8 @@ def test_the_trail_filters_by_project_action_user_and_time(as_user, admin, annot
 @pytest.mark.parametrize("params, field", [({"project": "x"}, "project"), ({"since": "yesterday"}, "since"),
                                            ({"since": "2024-05-02", "until": "2024-05-01"}, "until"),
                                            ({"user": "-1"}, None), ({"user": "²"}, None), ({"after": "1.5"}, "after"),
-                                           ({"project": "²"}, "project"), ({"after": "9" * 30}, "after")])
+                                           ({"project": "²"}, "project"), ({"after": "9" * 30}, "after"),
+                                           ({"action": "a\x00"}, "action"), ({"user": "a\x00"}, "user")])
 def test_bad_filters_answer_400_naming_them(as_user, admin, params, field):
     r = as_user(admin).get("/api/audit/", params)
 
@@ -227,6 +228,7 @@ def test_the_export_streams_every_event_as_json_lines(as_user, admin, project, m
     assert [e["payload"]["n"] for e in lines if e["action"] == "test"] == list(range(10))
     # The export itself is in the trail, and in the file.
     assert lines[-1]["action"] == "audit.exported" and lines[-1]["user"] == admin.pk
+    assert lines[-1]["payload"] == {"format": "jsonl", "filters": {}}
 
 
 def test_the_export_as_csv_has_the_same_events_and_filters(as_user, admin, annotator, project):
