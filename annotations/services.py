@@ -27,6 +27,13 @@ class AlreadyAnnotated(APIException):
     default_code = "already_annotated"
 
 
+class NoLongerNeeded(APIException):
+    status_code = 409
+    default_detail = ("This item no longer needs your annotation: it got all the annotations it needs while "
+                      "your lease had expired. Ask for the next item.")
+    default_code = "no_longer_needed"
+
+
 @dataclass(frozen=True)
 class Submission:
     value: Any = None
@@ -50,9 +57,12 @@ def check_submission(item: Item, submission: Submission) -> Any:
 def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
     """Store the caller's annotation (or skip) of an item.
 
-    Accepted whenever the caller may label the project and has not annotated the item yet,
-    also after their lease expired: a submission is never thrown away. The item is settled
-    (consensus or review) once it has as many annotations as it needs.
+    Accepted whenever the caller may label the project and has not annotated the item yet.
+    After the caller's lease expired, an answer is still kept if the item has room for it:
+    still waiting, and fewer annotations plus other people's live leases than it needs (gold
+    items always have room). Otherwise it answers 409 `NoLongerNeeded` and stores nothing; a
+    late skip is always recorded. The item is settled (consensus or review) once it has as
+    many annotations as it needs.
     """
     item = get_item(user, item_id)
     check_role(user, permissions.LABEL, "label items")
@@ -63,6 +73,8 @@ def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
         item = Item.objects.select_for_update().select_related("project").get(pk=item.pk)
         if Annotation.objects.filter(item=item, user=user).exists():
             raise AlreadyAnnotated()
+        if not submission.skip and not _has_place(item, user, now):
+            raise NoLongerNeeded()
         annotation = Annotation.objects.create(
             project_id=item.project_id, item=item, user=user, value=value,
             skipped=submission.skip, lead_time=submission.lead_time,
@@ -81,6 +93,16 @@ def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
             if item.status in LABELABLE and item.annotation_count >= item.needed:
                 settle(item)
     return annotation
+
+
+def _has_place(item: Item, user, now) -> bool:
+    """Whether the caller's answer counts: their live lease, or room left on a waiting item."""
+    if item.gold is not None:
+        return True
+    leases = Assignment.objects.filter(item=item, state=LeaseState.LEASED, expires_at__gt=now)
+    if leases.filter(user=user).exists():
+        return True
+    return item.status in LABELABLE and item.annotation_count + leases.count() < item.needed
 
 
 def settle(item: Item) -> None:

@@ -161,7 +161,12 @@ async function flush() {
       job.inFlight = null;
       job.tries++;
       const what = job.body.skip ? "Skipped" : "Saved";
-      if (r && (r.status === 201 || r.status === 409)) {
+      if (r && r.status === 409 && /no longer needs your annotation/.test(detail(r))) {
+        // The lease had expired and others completed the item meanwhile: nothing was stored.
+        finish(job, "dropped");
+        forget(job);
+        say(`Item ${job.itemId}: ${detail(r)}`, "warn");
+      } else if (r && (r.status === 201 || r.status === 409)) {
         // 409: already stored. After a retry that is our own first attempt, which got through.
         finish(job, "saved");
         say(r.status === 201 || job.tries > 1 ? `${what} item ${job.itemId}.` : `Item ${job.itemId} was already submitted.`,

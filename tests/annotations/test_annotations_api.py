@@ -312,17 +312,17 @@ def test_a_skip_does_not_fill_a_place(as_user, admin, annotator, annotator2):
     assert (item.status, item.annotation_count) == (ItemStatus.NEW, 1)
 
 
-def test_late_submission_on_a_finished_item_is_kept_without_changing_the_final_value(
+def test_an_unleased_answer_to_a_finished_item_is_refused_and_changes_nothing(
         as_user, admin, annotator, annotator2):
     item = one_item(admin, [annotator, annotator2])
     submit(as_user(annotator), item, {"value": {"label": "pos"}})
 
     r = submit(as_user(annotator2), item, {"value": {"label": "neg"}})
 
-    assert r.status_code == 201
+    assert r.status_code == 409 and "no longer needs your annotation" in r.json()["detail"]
     item.refresh_from_db()
     assert (item.status, item.final_value) == (ItemStatus.DONE, {"label": "pos"})
-    assert Annotation.objects.filter(item=item).count() == 2
+    assert Annotation.objects.filter(item=item).count() == 1
 
 
 def test_submitting_without_a_lease_is_accepted(as_user, admin, annotator):
