@@ -214,6 +214,8 @@ else:
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0,
                                     "interval_max": 0.2}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# The queue jobs are sent to and workers take them from (installations sharing one Redis set their own).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -5,7 +5,6 @@ even where the damaged bytes would still unpickle.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import joblib
 from django.conf import settings
 
+from hitl.files import sha256_of
 from models_registry.backends import BackendError
 
 
@@ -20,12 +20,6 @@ def relative_path(project_id: int, version: int) -> str:
     return f"models/project-{project_id}/v{version}.joblib"
 
 
-def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 def save(model: Any, relative: str) -> str:
@@ -35,7 +29,7 @@ def save(model: Any, relative: str) -> str:
     tmp = path.with_suffix(".tmp")
     joblib.dump(model, tmp, compress=3)
     os.replace(tmp, path)
-    digest = _digest(path)
+    digest = sha256_of(path)
     load(relative, digest)  # a file that cannot be read back is never registered
     return digest
 
@@ -45,7 +39,7 @@ def load(relative: str, sha256: str = "") -> Any:
     path = Path(settings.MEDIA_ROOT) / relative
     if not relative or not path.exists():
         raise BackendError(f"The model file {relative!r} is missing.")
-    if sha256 and _digest(path) != sha256:
+    if sha256 and sha256_of(path) != sha256:
         raise BackendError(f"The model file {relative!r} is corrupt: its checksum does not match the one "
                            f"recorded when it was trained.")
     try:

@@ -15,7 +15,6 @@ and afterwards compares the restored row counts with the manifest's.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
+
+from hitl.files import sha256_of
 
 MANIFEST = "manifest.json"
 MEDIA = "media.tar"
@@ -80,7 +81,7 @@ def _write_backup(folder: Path, vendor: str) -> Outcome:
         "media_files": media_files,
         "migrations": _migrations(),
         "counts": counts,
-        "sha256": {name: _sha256(folder / name) for name in (database.name, MEDIA)},
+        "sha256": {name: sha256_of(folder / name) for name in (database.name, MEDIA)},
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return Outcome(folder, manifest)
@@ -135,7 +136,7 @@ def read_manifest(folder: Path) -> dict:
         path = folder / name
         if not path.exists():
             raise BackupError(f"The backup's {name} is missing.")
-        if _sha256(path) != digest:
+        if sha256_of(path) != digest:
             raise BackupError(f"The backup's {name} is damaged: its checksum differs from the manifest's.")
     return manifest
 
@@ -251,9 +252,3 @@ def _migrations() -> dict[str, str]:
     return newest
 
 
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()

@@ -97,16 +97,12 @@ def project(admin, annotator, annotator2, reviewer, ml_engineer):
 
 class Worker:
     """A real Celery process bound to the test database and Redis broker: `celery worker` by default,
-    or what `argv` says (`celery beat`); with `log`, its output goes to that file; with `queue`, the
-    worker takes messages from that queue only (a test's own worker, apart from the session's)."""
+    or what `argv` says (`celery beat`); with `log`, its output goes to that file."""
 
-    def __init__(self, env: dict, argv: list[str] | None = None, log: Path | None = None,
-                 queue: str | None = None):
+    def __init__(self, env: dict, argv: list[str] | None = None, log: Path | None = None):
         self.env = env
         self.argv = argv or ["worker", "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
                              "--without-heartbeat"]
-        if queue:
-            self.argv = [*self.argv, "-Q", queue]
         self.log = log
         self.proc: subprocess.Popen | None = None
 

@@ -17,7 +17,7 @@ from rest_framework.authtoken.models import Token
 
 from tests import servers
 from tests.conftest import ROOT, _celery_env, make_items
-from tests.faults.conftest import reconnect, session_server
+from tests.faults import reconnect, session_server
 from tests.servers import _free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,5 +1,8 @@
 """Redis (the Celery broker) stopped: labeling and review go on, jobs wait as `pending` rows, and once Redis
 is back the periodic sweep (`tasks.jobs.requeue_stalled`, beat every minute) sends them and they run.
+
+The test uses the session `worker` on purpose: every worker alive at the time rides the outage out (it
+reconnects), and the tests after this one need that worker to work.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from tasks.celery_tasks import requeue_stalled_jobs
 from tasks.models import Item, ItemStatus, Job, ReviewReason
 from tests import servers
 from tests.conftest import make_project, wait_for_job
-from tests.faults.conftest import session_server
+from tests.faults import session_server
 from tests.models_registry import load, reviews
 
 # A request while the broker is down takes the time of two refused connections, not the broker's timeouts.
@@ -82,6 +85,8 @@ def test_with_redis_down_people_keep_working_and_jobs_run_once_it_is_back(
     assert job.attempts == 1
     [mv] = ModelVersion.objects.filter(project=project)
     assert mv.job_id == job.pk and mv.labels_seen == 32
+    # And the pre-label the new version queued runs too (and is over before the tables are emptied).
+    assert wait_for_job(job.result["prelabel_job"]).state == "succeeded"
     assert worker.proc.poll() is None
 
 
