@@ -67,10 +67,10 @@ def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
     item = get_item(user, item_id)
     check_role(user, permissions.LABEL, "label items")
     value = check_submission(item, submission)
-    now = timezone.now()
     with transaction.atomic():
         # The row lock serialises this with `next` and with other submissions for the item.
         item = Item.objects.select_for_update().select_related("project").get(pk=item.pk)
+        now = timezone.now()  # after the wait for the lock: leases are judged as they are now
         if Annotation.objects.filter(item=item, user=user).exists():
             raise AlreadyAnnotated()
         if not submission.skip and not _has_place(item, user, now):
