@@ -36,7 +36,8 @@ Only requests sent after the warm-up count for throughput and latency; the check
 
 CPU is read from /proc for the window after the warm-up: the client processes, gunicorn (master and
 workers), PostgreSQL (all its processes), the Celery worker, and the whole machine (`/proc/stat`, so
-other work running on it shows as `cpu_other_cores`). One JSON line on stdout; progress on stderr.
+other work running on it shows as `cpu_other_cores`). One JSON line on stdout (exit status 2 when a check
+fails); progress on stderr.
 """
 from __future__ import annotations
 
@@ -117,9 +118,10 @@ def _epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def annotator(user: int, token: str, cfg: dict, log_out: list, errors: list) -> None:
-    """One simulated annotator until `cfg["end"]` (wall clock); appends one tuple per request to `log_out`:
-    (kind, user, item, sent, received, status, latency_ms, lease_expires)."""
+def annotator(user: int, token: str, cfg: dict, log_out: list, errors: list, connects: list) -> None:
+    """One simulated annotator until `cfg["end"]` (wall clock); appends one row per request to `log_out`:
+    [kind, user, item, sent, received, status, latency_ms, lease_expires]; at the end, its TCP connects
+    to `connects`."""
     rng = random.Random(cfg["seed"] * 1000 + user)
     conn = Conn(cfg["port"], token, cfg["http_timeout"])
     project = cfg["project"]
@@ -177,6 +179,7 @@ def annotator(user: int, token: str, cfg: dict, log_out: list, errors: list) -> 
             answer(SUBMIT, item)
         if think:
             time.sleep(rng.expovariate(1 / think))
+    connects.append(conn.connects)
 
 
 def _rusage() -> float:
@@ -188,7 +191,8 @@ def client_process(users: list[tuple[int, str]], cfg: dict, out_path: str) -> No
     """A client process: one thread per annotator; writes its log, errors and CPU seconds to `out_path`."""
     logs: list[list] = []
     errors: list = []
-    threads = [threading.Thread(target=annotator, args=(u, token, cfg, logs, errors), daemon=True)
+    connects: list[int] = []
+    threads = [threading.Thread(target=annotator, args=(u, token, cfg, logs, errors, connects), daemon=True)
                for u, token in users]
     time.sleep(max(0.0, cfg["start"] - time.time()))
     for t in threads:
@@ -200,7 +204,7 @@ def client_process(users: list[tuple[int, str]], cfg: dict, out_path: str) -> No
     for t in threads:
         t.join()
     with open(out_path, "wb") as fh:
-        pickle.dump({"log": logs, "errors": errors, "cpu_window": cpu1 - cpu0}, fh)
+        pickle.dump({"log": logs, "errors": errors, "cpu_window": cpu1 - cpu0, "connects": sum(connects)}, fh)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,13 +436,14 @@ def run(args: argparse.Namespace) -> dict:
                 raise BenchError(f"client process {proc.pid} ended with {proc.exitcode}")
         stack.check_alive()
 
-        logs, errors, client_cpu = [], [], 0.0
+        logs, errors, client_cpu, connects = [], [], 0.0, 0
         for _, out in procs:
             with open(out, "rb") as fh:
                 part = pickle.load(fh)
             logs += part["log"]
             errors += part["errors"]
             client_cpu += part["cpu_window"]
+            connects += part["connects"]
         log(f"{len(logs)} requests answered, {len(errors)} without an answer; checking the database")
 
         window = [r for r in logs if r[3] >= cfg["measure_from"]]
@@ -491,7 +496,8 @@ def run(args: argparse.Namespace) -> dict:
             **{f"{k}_cpu_ms_per_request": round(used[k] * secs * 1000 / max(len(window), 1), 2)
                for k in ("gunicorn", "postgres", "client")},
             "loadavg_before": [round(x, 2) for x in load0], "loadavg_after": [round(x, 2) for x in load1],
-            "reconnects_note": "sync workers close the connection after every answer; gthread keeps it alive",
+            # sync workers close the connection after every answer; gthread keeps it alive
+            "client_tcp_connects": connects,
         })
         result.update(stack.facts)
         result["commit"] = stack.commit

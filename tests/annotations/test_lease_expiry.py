@@ -2,20 +2,24 @@
 else refused with a 409 that says why, and nothing is stored.
 
 An unexpired lease is a promise: its holder's answer is always accepted, so a late answer never takes
-a place that `next` has since leased to someone else. A skip takes no place and is always recorded;
-gold items take answers from everyone, late or not.
+a place that `next` has since leased to someone else, not even one that was sent just before its lease
+ran out and waited for the item meanwhile. A skip takes no place and is always recorded; gold items take
+answers from everyone, late or not.
 """
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Role
 from annotations.models import Annotation
 from tasks.models import Assignment, AuditEvent, FinalSource, Item, ItemStatus, LeaseState
-from tests.conftest import make_items, make_project, make_user
+from tests.conftest import client_for, make_items, make_project, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -206,3 +210,53 @@ def test_a_late_answer_to_a_gold_item_is_kept(as_user, admin, annotator, annotat
     assert Annotation.objects.filter(item=gold).count() == 2
     gold = Item.objects.get(pk=gold.pk)
     assert (gold.status, gold.final_source, gold.final_value) == (ItemStatus.DONE, "gold", {"label": "pos"})
+
+
+# --- the moment that counts ----------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_whose_lease_ran_out_while_it_waited_for_the_item_does_not_take_the_new_holders_place(
+        admin, annotator, annotator2):
+    """Whether a lease still holds is decided when the answer has the item's row lock, not when the
+    request came in: here bob's `next` holds the item while the annotator's answer, sent a second
+    before her lease runs out, waits for it; bob leases the item once her lease has run out."""
+    project = make_project(admin, [annotator, annotator2], overlap=1)
+    [item] = make_items(project, 1)
+    now = timezone.now()
+    runs_out = now + timedelta(seconds=1)
+    Assignment.objects.create(project=project, item=item, user=annotator, leased_at=now, expires_at=runs_out)
+    locked, answered = threading.Event(), {}
+
+    def bobs_next():
+        try:
+            with transaction.atomic():
+                Item.objects.select_for_update().get(pk=item.pk)
+                locked.set()
+                time.sleep(max(0.0, (runs_out - timezone.now()).total_seconds()) + 0.2)
+                t = timezone.now()
+                Assignment.objects.create(project=project, item=item, user=annotator2, leased_at=t,
+                                          expires_at=t + timedelta(seconds=600))
+        finally:
+            connection.close()
+
+    def her_answer():
+        try:
+            answered["response"] = submit(client_for(annotator), item.pk, "pos")
+        finally:
+            connection.close()
+
+    bob = threading.Thread(target=bobs_next)
+    bob.start()
+    assert locked.wait(10)
+    her = threading.Thread(target=her_answer)
+    her.start()
+    bob.join(20)
+    her.join(20)
+    his = submit(client_for(annotator2), item.pk, "neg")
+
+    assert answered["response"].status_code == 409
+    assert NO_LONGER_NEEDED in answered["response"].json()["detail"]
+    assert his.status_code == 201
+    item.refresh_from_db()
+    assert item.annotation_count == 1
+    assert (item.status, item.final_value) == (ItemStatus.DONE, {"label": "neg"})
