@@ -60,6 +60,7 @@ from bench.stack import (  # noqa: E402
     job_timing,
     log,
     setup_django,
+    stopping,
     wait_for_job,
 )
 
@@ -362,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                   env=blas_env(args.blas_threads))
     t_all = time.perf_counter()
     held_reference = held_target = None
-    try:
+    with stopping(stack, "active_learning"):
         stack.start()
         setup_django(stack)
         records, truth = digit_records()
@@ -394,14 +395,6 @@ def main(argv: list[str] | None = None) -> int:
                     + (f", holdout target at {runs[-1]['labels_to_target_holdout']}" if held else "")
                     + f" ({runs[-1]['seconds']} s)")
         stack.check_alive()
-    except BenchError as exc:
-        print(f"active_learning failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
-    finally:
-        stack.stop()
 
     n = len(records)
     print(f"full-pool accuracy {reference['accuracy']:.4f} (5-fold CV over {n:,} digits); "

@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from annotations.agreement import truth_inference  # noqa: E402  (pure: no Django needed)
-from bench.stack import PASSWORD, Api, BenchError, Stack, add_user, log  # noqa: E402
+from bench.stack import PASSWORD, Api, BenchError, Stack, add_user, log, stopping  # noqa: E402
 
 ACCURACY = (0.95, 0.9, 0.8, 0.65, 0.4)
 LABELS = [str(d) for d in range(10)]
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     stack = Stack("sqlite", keep=args.keep, prefix="hitl-crowd-", web_workers=2)
-    try:
+    with stopping(stack, "annotator_sim"):
         stack.start_backend()
         stack.manage("migrate", "--noinput")
         stack.manage("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com",
@@ -184,14 +184,6 @@ def main(argv: list[str] | None = None) -> int:
             line = run(args, stack, admin, records, truth, method, annotators, names)
             line["commit"] = stack.commit
             print(json.dumps(line), flush=True)
-    except BenchError as exc:
-        print(f"annotator_sim failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
-    finally:
-        stack.stop()
     return 0
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import PASSWORD, ROOT, Api, BenchError, Stack, add_user, log, wait_for_job  # noqa: E402
+from bench.stack import PASSWORD, ROOT, Api, BenchError, Stack, add_user, log, stopping, wait_for_job  # noqa: E402
 
 WORDS = ("a wonderful moving film brilliant acting clever script joy funny warm beautifully shot best "
          "superb gripping story dull lifeless mess boring far too long worst clumsy tedious awful waste "
@@ -144,18 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stack = Stack("postgres", keep=args.keep, gunicorn_timeout=1800)
     results = []
-    try:
+    with stopping(stack, "import_export"):
         stack.start()
         admin = Api(stack.port, args.timeout)
         admin.login("admin", PASSWORD)
         for n in args.sizes:
             results.append(one_size(stack, admin, n, args))
         results_facts = {**stack.facts, "commit": stack.commit}
-    except (BenchError, KeyboardInterrupt) as exc:
-        log(f"failed: {exc}")
-        return 1
-    finally:
-        stack.stop()
     keys = [k for k in results[0] if k != "n"]
     log("\n" + "metric".ljust(32) + "".join(f"{r['n']:>14,}" for r in results))
     for k in keys:

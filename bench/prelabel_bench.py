@@ -48,6 +48,7 @@ from bench.stack import (  # noqa: E402
     log,
     proc_status,
     reset_peak_rss,
+    stopping,
     wait_for_job,
 )
 
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     stack = Stack("postgres", pg_durability=args.pg_durability, keep=args.keep, prefix="hitl-prelabel-",
                   env=blas_env(args.blas_threads))
-    try:
+    with stopping(stack, "prelabel_bench"):
         by_label = corpus()
         log(f"corpus: {', '.join(f'{k} {len(v)}' for k, v in by_label.items())} snippets")
         stack.start()
@@ -235,14 +236,6 @@ def main(argv: list[str] | None = None) -> int:
             line["blas_threads"] = args.blas_threads or None
             line["commit"] = stack.commit
             print(json.dumps(line), flush=True)
-    except BenchError as exc:
-        print(f"prelabel_bench failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
-    finally:
-        stack.stop()
     return 0
 
 

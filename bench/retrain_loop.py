@@ -48,6 +48,7 @@ from bench.stack import (  # noqa: E402
     job_timing,
     log,
     setup_django,
+    stopping,
     wait_for_job,
 )
 
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(args.backend, pg_durability=args.pg_durability, keep=args.keep, prefix="hitl-retrain-",
                   env=blas_env(args.blas_threads))
     t_all = time.perf_counter()
-    try:
+    with stopping(stack, "retrain_loop"):
         stack.start()
         setup_django(stack)
         records, truth = digit_records()
@@ -251,14 +252,6 @@ def main(argv: list[str] | None = None) -> int:
         ml = add_user(admin, "ml", "ml_engineer")
         rounds = run(args, stack, admin, annotator, ml, records, truth)
         stack.check_alive()
-    except BenchError as exc:
-        print(f"retrain_loop failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
-    finally:
-        stack.stop()
 
     n = len(records)
     print(f"{n:,} digits, {args.batch} labels a round, noise {args.noise}, auto-accept at {args.threshold}, "

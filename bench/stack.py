@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,24 @@ if str(ROOT) not in sys.path:
 from tests import servers  # noqa: E402  (start_postgres / start_redis and their helpers)
 
 PASSWORD = "bench-password-4711"
+
+
+@contextmanager
+def stopping(stack: Stack, name: str):
+    """Run a benchmark's body; stop everything it started however it ends.
+
+    A `BenchError` exits with 1 and its message, Ctrl-C with 130.
+    """
+    try:
+        yield
+    except BenchError as exc:
+        print(f"{name} failed: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        print("interrupted; everything it started has been stopped", file=sys.stderr)
+        raise SystemExit(130) from None
+    finally:
+        stack.stop()
 
 
 class BenchError(RuntimeError):
