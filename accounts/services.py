@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 
 from accounts.authentication import token_expired
 from accounts.models import User
-from tasks import audit
+from audit import trail
 
 
 def create_user(*, username: str, password: str, role: str, by=None) -> User:
@@ -18,7 +18,7 @@ def create_user(*, username: str, password: str, role: str, by=None) -> User:
     with transaction.atomic():
         user = User.objects.create_user(username=username, password=password, role=role,
                                         is_staff=(role == "admin"))
-        audit.record("user.created", user=by, created=user.pk, role=role)
+        trail.record("user.created", user=by, created=user.pk, role=role)
     return user
 
 
@@ -35,7 +35,7 @@ def revoke_token(user: User, *, by=None) -> bool:
     """Delete the user's API token; True if there was one."""
     deleted, _ = Token.objects.filter(user=user).delete()
     if deleted:
-        audit.record("token.revoked", user=by, revoked_for=user.pk)
+        trail.record("token.revoked", user=by, revoked_for=user.pk)
     return bool(deleted)
 
 
@@ -45,7 +45,7 @@ def change_password(user: User, password: str, *, by=None) -> None:
     with transaction.atomic():
         user.set_password(password)
         user.save()
-        audit.record("user.password_changed", user=by, changed=user.pk)
+        trail.record("user.password_changed", user=by, changed=user.pk)
 
 
 def set_active(user: User, active: bool, *, by=None) -> None:
@@ -53,7 +53,7 @@ def set_active(user: User, active: bool, *, by=None) -> None:
     with transaction.atomic():
         user.is_active = active
         user.save(update_fields=["is_active"])
-        audit.record("user.activated" if active else "user.deactivated", user=by, changed=user.pk)
+        trail.record("user.activated" if active else "user.deactivated", user=by, changed=user.pk)
 
 
 def end_sessions_and_tokens(user: User) -> None:

@@ -1,15 +1,13 @@
 """REST endpoints for items with their annotations, submissions and export."""
 from __future__ import annotations
 
-from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import permissions
-from annotations import export, review
+from annotations import review
 from annotations.models import Annotation, ReviewDecision
 from annotations.serializers import (
     AnnotationInputSerializer,
@@ -19,8 +17,7 @@ from annotations.serializers import (
     ValueField,
 )
 from annotations.services import Submission, submit_annotation, undo_annotation
-from tasks.access import check_role, get_item, get_project
-from tasks.models import FinalSource, ItemStatus
+from tasks.access import check_role, get_item
 from tasks.serializers import ItemSerializer, QueueItemSerializer, final_of
 
 UndoResponse = inline_serializer("Undone", {
@@ -83,58 +80,6 @@ class UndoView(APIView):
             "skipped": undone.skipped,
             "lease_expires_at": undone.lease_expires_at,
         })
-
-
-EXPORT_PARAMETERS = [
-    OpenApiParameter("format", enum=list(export.FORMATS), default="json", description="; ".join(
-        f"`{f.name}`: {f.description}" + (f" ({', '.join(f.task_types)} projects only)" if f.task_types else "")
-        for f in export.FORMATS.values())),
-    OpenApiParameter("status", enum=ItemStatus.values, many=True, explode=True,
-                     description="Only items with these statuses (repeat the parameter, or separate by commas)."),
-    OpenApiParameter("source", enum=FinalSource.values, many=True, explode=True,
-                     description="Only items whose final value came from these sources (repeatable, or "
-                                 "comma-separated)."),
-    OpenApiParameter("only_final", bool, default=False, description="Only items with a final value."),
-    OpenApiParameter("since", str, description=(
-        "ISO date or date-time: only items from then on. It applies to when the final value was set when the "
-        "export holds final values only (`only_final`, `source`, or the coco, conll and preference formats), "
-        "and to when the item was imported otherwise. A time without an offset is UTC.")),
-    OpenApiParameter("until", str, description=(
-        "ISO date or date-time, inclusive (a date includes that whole day); applies to the same time as `since`.")),
-    OpenApiParameter("ties", enum=list(export.filters.TIES), default="exclude",
-                     description="preference format: leave ties out (default) or include them with `\"tie\": true`."),
-]
-
-
-# The JSON formats are JSON documents, not opaque bytes: an array of records (json, label_studio) or,
-# for coco, one object.
-EXPORT_JSON = {"oneOf": [{"type": "array", "items": {"type": "object", "additionalProperties": {}}},
-                         {"type": "object", "additionalProperties": {}}],
-               "description": "json and label_studio: an array of item records; coco: a COCO object."}
-
-
-class ExportView(APIView):
-    """Stream a project's items (with final values, annotations and predictions) as a file."""
-
-    @extend_schema(
-        parameters=EXPORT_PARAMETERS,
-        responses={(200, content_type.split(";")[0]): EXPORT_JSON if content_type == "application/json" else bytes
-                   for content_type in dict.fromkeys(f.content_type for f in export.FORMATS.values())},
-    )
-    def get(self, request, pk):
-        project = get_project(request.user, pk)
-        check_role(request.user, permissions.EXPORT, "export data")
-        params = request.query_params
-        try:
-            filters = export.parse_filters({name: params.getlist(name) for name in params})
-            ties = export.parse_ties(params.getlist("ties"))
-            result = export.export(project, params.get("format", "json"), filters, ties=ties)
-        except export.ExportError as exc:
-            raise ValidationError({exc.param: [f"{exc.message[0].upper()}{exc.message[1:]}."]}) from None
-        export.record(project, result.format, filters, user=request.user, via="api", ties=ties)
-        response = StreamingHttpResponse(result.chunks, content_type=result.format.content_type)
-        response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
-        return response
 
 
 ReviewTaskResponse = inline_serializer("ReviewTask", {

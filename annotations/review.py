@@ -14,12 +14,12 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
-from rest_framework.exceptions import APIException, ValidationError
 
 from accounts import permissions
 from annotations.consensus import agrees
 from annotations.models import Annotation, ReviewDecision, ReviewLease
-from tasks import audit
+from audit import trail
+from common.errors import Conflict, Invalid
 from tasks.access import check_role, get_item, get_project
 from tasks.models import FinalSource, Item, ItemStatus, Project
 from tasks.services import set_final
@@ -29,10 +29,8 @@ from tasks.values import ValueShapeError, validate_value
 _MAX_TRIES = 20
 
 
-class NotInReview(APIException):
-    status_code = 409
+class NotInReview(Conflict):
     default_detail = "This item is not in review."
-    default_code = "not_in_review"
 
 
 @dataclass(frozen=True)
@@ -85,12 +83,12 @@ def next_for_review(user, project_id: int) -> ReviewTask | None:
 def check_review_value(item: Item, value: Any) -> Any:
     """The normalised reviewer value, or a 400 naming the field that does not fit the project."""
     if value is None:
-        raise ValidationError({"value": ["This field is required."]})
+        raise Invalid({"value": ["This field is required."]})
     project = item.project
     try:
         return validate_value(project.task_type, project.labels, value, item.data)
     except ValueShapeError as exc:
-        raise ValidationError({exc.field: [exc.message]}) from None
+        raise Invalid({exc.field: [exc.message]}) from None
 
 
 def corrections(item: Item, annotations: list[Annotation], value: Any) -> dict:
@@ -126,7 +124,7 @@ def do_review(user, item_id: int, value: Any, note: str = "") -> ReviewDecision:
                                                  note=note, reason=reason, corrections=corrected)
         set_final(item, value, FinalSource.REVIEWER, user=user, reason=f"review ({reason})" if reason else "review")
         ReviewLease.objects.filter(item=item).delete()
-        audit.record("review.decided", user=user, project=item.project_id, item=item, decision=decision.pk,
+        trail.record("review.decided", user=user, project=item.project_id, item=item, decision=decision.pk,
                      value=value, note=note, reason=reason, corrected_annotators=corrected["annotators"],
                      agreed_annotators=corrected["agreed"], model_corrected=corrected["model"])
     return decision

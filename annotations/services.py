@@ -8,30 +8,26 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import APIException, ValidationError
 
 from accounts import permissions
 from annotations import truth
 from annotations.consensus import decide
 from annotations.models import Annotation
-from tasks import audit
+from audit import trail
+from common.errors import Conflict, Invalid
 from tasks.access import check_role, get_item
 from tasks.models import LABELABLE, Assignment, FinalSource, Item, ItemStatus, LeaseState, ReviewReason
 from tasks.services import send_to_review, set_final
 from tasks.values import ValueShapeError, validate_value
 
 
-class AlreadyAnnotated(APIException):
-    status_code = 409
+class AlreadyAnnotated(Conflict):
     default_detail = "You have already submitted an annotation for this item."
-    default_code = "already_annotated"
 
 
-class NoLongerNeeded(APIException):
-    status_code = 409
+class NoLongerNeeded(Conflict):
     default_detail = ("This item no longer needs your annotation: it got all the annotations it needs while "
                       "your lease had expired. Ask for the next item.")
-    default_code = "no_longer_needed"
 
 
 @dataclass(frozen=True)
@@ -46,12 +42,12 @@ def check_submission(item: Item, submission: Submission) -> Any:
     if submission.skip:
         return None
     if submission.value is None:
-        raise ValidationError({"value": ["This field is required (or send {\"skip\": true})."]})
+        raise Invalid({"value": ["This field is required (or send {\"skip\": true})."]})
     project = item.project
     try:
         return validate_value(project.task_type, project.labels, submission.value, item.data)
     except ValueShapeError as exc:
-        raise ValidationError({exc.field: [exc.message]}) from None
+        raise Invalid({exc.field: [exc.message]}) from None
 
 
 def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
@@ -84,7 +80,7 @@ def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
         if not closed:
             Assignment.objects.create(project_id=item.project_id, item=item, user=user, state=state,
                                       leased_at=now, expires_at=now, finished_at=now)
-        audit.record("annotation.skipped" if submission.skip else "annotation.submitted", user=user,
+        trail.record("annotation.skipped" if submission.skip else "annotation.submitted", user=user,
                      project=item.project_id, item=item, annotation=annotation.pk, value=value,
                      lead_time=submission.lead_time)
         if not submission.skip:
@@ -131,9 +127,8 @@ def settle(item: Item) -> None:
         send_to_review(item, ReviewReason.DISAGREEMENT)
 
 
-class TooLateToUndo(APIException):
-    status_code = 409
-    default_code = "too_late_to_undo"
+class TooLateToUndo(Conflict):
+    pass
 
 
 @dataclass(frozen=True)
@@ -172,7 +167,7 @@ def undo_annotation(user, item_id: int) -> Undone:
         expires = now + timedelta(seconds=item.project.lease_seconds)
         Assignment.objects.filter(item=item, user=user).update(
             state=LeaseState.LEASED, leased_at=now, expires_at=expires, finished_at=None)
-        audit.record("annotation.undone", user=user, project=item.project_id, item=item,
+        trail.record("annotation.undone", user=user, project=item.project_id, item=item,
                      annotation=annotation.pk, value=annotation.value, skipped=annotation.skipped)
     return Undone(item=item, value=annotation.value, skipped=annotation.skipped, lease_expires_at=expires)
 

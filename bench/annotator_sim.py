@@ -48,7 +48,7 @@ def digit_records(stack: Stack, n: int) -> list[dict]:
     import django
 
     django.setup()
-    from tasks.demo_data import digits
+    from ops.demo_data import digits
 
     return list(digits(n))
 

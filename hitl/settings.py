@@ -36,17 +36,24 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
+    # The rooms, lowest layer first (README, "How it works"; the layers contract in pyproject.toml).
+    "audit",
     "accounts",
     "tasks",
-    "annotations",
     "models_registry",
+    "annotations",
+    "dataio",
+    "ops",
+    "pages",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # A page whose database is unreachable answers 503 with Retry-After, not a 500 (the API: hitl.errors).
-    "hitl.middleware.DatabaseUnavailableMiddleware",
+    # A page whose database is unreachable answers 503 with Retry-After, not a 500 (the API: common.http_errors).
+    "common.middleware.DatabaseUnavailableMiddleware",
+    # A domain error (common.errors) under a page view: the 404 or 403 page, as Django's own.
+    "common.middleware.DomainErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -96,7 +103,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # An unreachable database fails a request in seconds (503, hitl.errors), not minutes.
+        # An unreachable database fails a request in seconds (503, common.http_errors), not minutes.
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
             "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
     # A second connection for job progress, which must show while the job's own transaction
@@ -148,7 +155,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = HITL_MAX_JSON_BODY
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
 # Every upload goes to disk as it arrives (nothing large is held in memory), up to HITL_MAX_UPLOAD.
-FILE_UPLOAD_HANDLERS = ["hitl.uploads.LimitedUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["common.uploads.LimitedUploadHandler"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -157,16 +164,16 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
-        "hitl.parsers.LimitedJSONParser",
+        "common.parsers.LimitedJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PAGINATION_CLASS": "hitl.pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "common.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "hitl.errors.exception_handler",
+    "EXCEPTION_HANDLER": "common.http_errors.exception_handler",
     # `?format=` is the export's own parameter, not a renderer choice.
     "URL_FORMAT_OVERRIDE": None,
 }
@@ -225,10 +232,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE = {
-    "release-expired-leases": {"task": "tasks.release_expired_leases", "schedule": 60.0},
-    "requeue-stalled-jobs": {"task": "tasks.requeue_stalled_jobs", "schedule": 60.0},
-}
+# Periodic jobs are registered by the apps themselves (AppConfig.ready -> tasks.jobs.register_periodic).
 # A running job whose heartbeat is older than this is considered lost and re-queued.
 HITL_JOB_STALL_SECONDS = env_int("HITL_JOB_STALL_SECONDS", 900)
 # A job still waiting for its first run this long after it was created is sent to the workers again:

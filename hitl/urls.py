@@ -1,13 +1,12 @@
-from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import MeView, PasswordView, TokenView, UserDetailView, UsersView
-from annotations.api import AnnotationsView, ExportView, ItemDetailView, ReviewNextView, ReviewView, UndoView
+from annotations.api import AnnotationsView, ItemDetailView, ReviewNextView, ReviewView, UndoView
 from annotations.stats_api import StatsView
-from hitl import views
+from audit.api import AuditExportView, AuditListView
+from dataio.api import ExportView, ImportView
 from models_registry.api import (
     ActivateView,
     LabelIssuesView,
@@ -18,8 +17,8 @@ from models_registry.api import (
     RoutingPreviewView,
     TrainView,
 )
+from pages import views
 from tasks.api import (
-    ImportView,
     ItemListView,
     JobRetryView,
     JobView,
@@ -31,7 +30,6 @@ from tasks.api import (
     ProjectListView,
     ReleaseView,
 )
-from tasks.audit_api import AuditExportView, AuditListView
 
 api = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
@@ -73,16 +71,6 @@ api = [
 
 urlpatterns = [
     path("api/", include(api)),
-    path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("healthz/", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("", views.home, name="home"),
-    path("projects/<int:pk>/label/", views.label, name="label"),
-    path("projects/<int:pk>/review/", views.review, name="review"),
-    path("projects/<int:pk>/dashboard/", views.dashboard, name="dashboard"),
-    path("projects/<int:pk>/models/", views.models_page, name="models"),
-    path("projects/<int:pk>/settings/", views.project_settings, name="project-settings"),
-    # Uploaded media (images); a production deployment may serve these from the web server.
-    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.MediaView.as_view(), name="media"),
+    path("", include("pages.urls")),
 ]

@@ -18,11 +18,21 @@ def _retrain_if_due(sender, project_id: int, **kwargs) -> None:
         log.exception("retrain trigger of project %s failed", project_id)
 
 
+def _sync_retrain_schedule(sender, project, fields, **kwargs) -> None:
+    from models_registry import retrain_schedule
+
+    if "retrain_schedule" in fields:
+        retrain_schedule.sync(project)
+
+
 class ModelsRegistryConfig(AppConfig):
     name = "models_registry"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tasks.signals import human_final_label
+        from models_registry import job_kinds
+        from tasks.signals import human_final_label, project_saved
 
+        job_kinds.register()
         human_final_label.connect(_retrain_if_due, dispatch_uid="retrain-after-labels")
+        project_saved.connect(_sync_retrain_schedule, dispatch_uid="retrain-schedule")

@@ -12,7 +12,7 @@ from typing import Any
 import joblib
 from django.conf import settings
 
-from hitl.files import sha256_of
+from common.files import sha256_of
 from models_registry.backends import BackendError
 
 

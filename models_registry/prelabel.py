@@ -11,14 +11,16 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from audit import trail
+from audit.models import AuditEvent
 from models_registry import artifacts
 from models_registry.backends import BACKENDS, Backend, BackendError, builtin_for
 from models_registry.backends.external_http import ExternalHTTPBackend
 from models_registry.evaluation import values_and_confidence
 from models_registry.models import ModelVersion, Prediction
 from models_registry.scoring import priorities
-from tasks import audit, jobs, routing
-from tasks.models import AuditEvent, FinalSource, Item, ItemStatus, Job, Project, ReviewReason
+from tasks import jobs, routing
+from tasks.models import FinalSource, Item, ItemStatus, Job, Project, ReviewReason
 
 BATCH = 5000
 
@@ -94,7 +96,7 @@ def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int |
             _score_batch(project, mv, backend, model, rows, thresholds, seed or 0, now, outcome)
             if job is not None:
                 jobs.report_progress(job, outcome.scored + outcome.unreadable, total=total)
-        audit.record("items.prelabeled", user=user, project=project, model_version=mv.version,
+        trail.record("items.prelabeled", user=user, project=project, model_version=mv.version,
                      scored=outcome.scored, bands=outcome.bands)
         if job is not None:
             jobs.complete(job, {"scored": outcome.scored, "unreadable": outcome.unreadable,
@@ -157,7 +159,7 @@ def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now, 
                                    unique_fields=["item", "model_version"],
                                    update_fields=["value", "confidence", "scores"])
     _update_items(updates, now)
-    audit.record_many(events)
+    trail.record_many(events)
 
 
 _UPDATE_COLUMNS = ("prediction", "confidence", "priority", "status", "needed", "final_value", "final_source",

@@ -4,17 +4,19 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from audit import trail
 from models_registry import artifacts
 from models_registry.backends import BackendError
+from models_registry.job_kinds import PRELABEL
 from models_registry.models import ModelVersion
-from tasks import audit, jobs
-from tasks.models import Job, JobKind, JobState, Project
+from tasks import jobs
+from tasks.models import Job, JobState, Project
 
 
 def mark_corrupt(mv: ModelVersion, error: str) -> None:
     """Record that a version's stored file cannot be used; it is never activated again."""
     ModelVersion.objects.filter(pk=mv.pk).update(corrupt=True, error=error)
-    audit.record("model.corrupt", project=mv.project_id, version=mv.version, error=error)
+    trail.record("model.corrupt", project=mv.project_id, version=mv.version, error=error)
     mv.corrupt, mv.error = True, error
 
 
@@ -40,7 +42,7 @@ def make_active(mv: ModelVersion, *, user=None, reason: str = "manual") -> Job:
         ModelVersion.objects.filter(pk=previous.pk).update(active=False)
     ModelVersion.objects.filter(pk=mv.pk).update(active=True, activated_at=now)
     mv.active, mv.activated_at = True, now
-    audit.record("model.activated", user=user, project=mv.project_id, version=mv.version, reason=reason,
+    trail.record("model.activated", user=user, project=mv.project_id, version=mv.version, reason=reason,
                  previous=previous.version if previous else None)
     return start_prelabel(mv.project, user=user)
 
@@ -80,7 +82,7 @@ def start_prelabel(project: Project, *, user=None) -> Job:
         raise BackendError("The project has no active model; train one (or activate a version) first.")
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
-        waiting = Job.objects.filter(project=project, kind=JobKind.PRELABEL, state=JobState.PENDING).first()
+        waiting = Job.objects.filter(project=project, kind=PRELABEL, state=JobState.PENDING).first()
         if waiting is not None:
             return waiting
-        return jobs.create_job(JobKind.PRELABEL, project=project, user=user)
+        return jobs.create_job(PRELABEL, project=project, user=user)

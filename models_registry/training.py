@@ -19,13 +19,14 @@ from django.db import transaction
 from django.db.models import Count, Max
 from sklearn.model_selection import KFold
 
+from audit import trail
 from models_registry import artifacts, label_issues, services
 from models_registry.backends import Backend, BackendError, builtin_for
 from models_registry.backends.sklearn_common import check_trainable
 from models_registry.evaluation import metrics
 from models_registry.holdout import is_held_out
 from models_registry.models import LabelIssue, ModelVersion
-from tasks import audit, jobs
+from tasks import jobs
 from tasks.models import FinalSource, Item, Job, Project
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ def _skip(project: Project, reason: str, *, user, job: Job | None) -> None:
     with transaction.atomic():
         if job is not None and not jobs.lock_unfinished(job):
             return
-        audit.record("model.training_skipped", user=user, project=project, reason=reason)
+        trail.record("model.training_skipped", user=user, project=project, reason=reason)
         if job is not None:
             jobs.complete(job, {"skipped": True, "reason": reason})
 
@@ -273,7 +274,7 @@ def _store(project, backend, model, train_part, held, scores, decision: Decision
             LabelIssue(model_version=mv, item_id=item_id, rank=rank, given=issue.given, suggested=issue.suggested,
                        given_probability=issue.given_probability, suggested_confidence=issue.suggested_confidence)
             for rank, (item_id, issue) in enumerate(issues, start=1)])
-        audit.record("model.trained", user=user, project=project, version=version, train_size=len(train_part.ids),
+        trail.record("model.trained", user=user, project=project, version=version, train_size=len(train_part.ids),
                      holdout_size=len(held.ids), trigger=trigger,
                      metrics={k: scores.get(k) for k in ("accuracy", "macro_f1", "ece")}, decision=mv.decision)
         prelabel_job = services.make_active(mv, user=user, reason=decision.outcome) if decision.activate else None

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from models_registry.job_kinds import TRAIN
 from models_registry.models import ModelVersion
 from models_registry.training import check_can_train, human_labeled
 from tasks import jobs
-from tasks.models import Job, JobKind, JobState, Project
+from tasks.models import Job, JobState, Project
 
 UNFINISHED = (JobState.PENDING, JobState.RUNNING)
 
@@ -31,13 +32,13 @@ def request_training(project: Project, *, trigger: str, user=None, force: bool =
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         waiting = Job.objects.select_for_update().filter(
-            project=project, kind=JobKind.TRAIN, state=JobState.PENDING).order_by("id").first()
+            project=project, kind=TRAIN, state=JobState.PENDING).order_by("id").first()
         if waiting is not None:
             waiting.params["triggers"] = [*waiting.params.get("triggers", []), {"trigger": trigger, "at": now}]
             waiting.params["force"] = bool(waiting.params.get("force") or force)
             waiting.save(update_fields=["params"])
             return Requested(waiting, coalesced=True)
-        job = jobs.create_job(JobKind.TRAIN, project=project, user=user, params={
+        job = jobs.create_job(TRAIN, project=project, user=user, params={
             "trigger": trigger, "force": force, "triggers": [{"trigger": trigger, "at": now}]})
         return Requested(job, coalesced=False)
 
@@ -47,7 +48,7 @@ def new_labels_since_last_training(project: Project, limit: int) -> int:
     cutoffs = [
         ModelVersion.objects.filter(project=project).order_by("-version").values_list("last_final_at", flat=True)
         .first(),
-        Job.objects.filter(project=project, kind=JobKind.TRAIN).order_by("-id").values_list("created_at", flat=True)
+        Job.objects.filter(project=project, kind=TRAIN).order_by("-id").values_list("created_at", flat=True)
         .first(),
     ]
     cutoffs = [c for c in cutoffs if c is not None]
@@ -62,7 +63,7 @@ def after_final_label(project: Project) -> Job | None:
     if not project.retrain_every or project.task_type not in ("classification", "multi_label") \
             or project.model_backend != "builtin":
         return None
-    if Job.objects.filter(project=project, kind=JobKind.TRAIN, state__in=UNFINISHED).exists():
+    if Job.objects.filter(project=project, kind=TRAIN, state__in=UNFINISHED).exists():
         return None  # the labels count toward the next training once this one is done
     if new_labels_since_last_training(project, project.retrain_every) < project.retrain_every:
         return None

@@ -4,9 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import QuerySet
-from django.http import Http404
-from rest_framework.exceptions import PermissionDenied
 
+from common.errors import Forbidden, NotFound
 from tasks.models import Item, Job, Membership, Project
 
 
@@ -26,9 +25,9 @@ def get_project(user, project_id) -> Project:
     try:
         project = Project.objects.get(pk=int(project_id))
     except (Project.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such project.") from None
+        raise NotFound("No such project.") from None
     if not is_member(user, project.pk):
-        raise Http404("No such project.")
+        raise NotFound("No such project.")
     return project
 
 
@@ -37,9 +36,9 @@ def get_item(user, item_id, queryset: QuerySet[Item] | None = None) -> Item:
     try:
         item = (queryset if queryset is not None else Item.objects).select_related("project").get(pk=int(item_id))
     except (Item.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such item.") from None
+        raise NotFound("No such item.") from None
     if not is_member(user, item.project_id):
-        raise Http404("No such item.")
+        raise NotFound("No such item.")
     return item
 
 
@@ -48,15 +47,15 @@ def get_job(user, job_id) -> Job:
     try:
         job = Job.objects.get(pk=int(job_id))
     except (Job.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such job.") from None
+        raise NotFound("No such job.") from None
     if job.created_by_id == user.pk or user.is_admin:
         return job
     if job.project_id is None or not is_member(user, job.project_id):
-        raise Http404("No such job.")
+        raise NotFound("No such job.")
     return job
 
 
 def check_role(user, roles: Iterable[str], action: str) -> None:
     """Raise 403 unless the user is an admin or has one of `roles`."""
     if not user.has_role(*roles):
-        raise PermissionDenied(f"Your role ({user.effective_role}) may not {action}.")
+        raise Forbidden(f"Your role ({user.effective_role}) may not {action}.")

@@ -6,7 +6,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,13 +13,9 @@ from rest_framework.views import APIView
 from accounts import permissions
 from accounts.models import User
 from accounts.serializers import UserSerializer
-from hitl.parsers import LimitedJSONParser
 from tasks import jobs, queue, services
 from tasks.access import check_role, get_item, get_job, get_project, visible_projects
-from tasks.importing import DUPLICATE_POLICIES, ImportOptions, import_into, import_upload, schema_of
-from tasks.models import ItemStatus, Job, JobKind, JobState, Membership
-from tasks.readers import ReadOptions
-from tasks.records import decode_array, iter_array
+from tasks.models import ItemStatus, Job, JobState, Membership
 from tasks.serializers import (
     ItemSerializer,
     JobSerializer,
@@ -102,77 +97,6 @@ class MemberDetailView(APIView):
         if not services.remove_member(project, member, user=request.user):
             return Response({"detail": "Not a member."}, status=status.HTTP_404_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-ImportResponse = inline_serializer("ImportResponse", {
-    "imported": serializers.IntegerField(), "updated": serializers.IntegerField(),
-    "skipped": serializers.IntegerField(), "annotations": serializers.IntegerField()})
-JobResponse = inline_serializer("JobStarted", {"job": serializers.IntegerField()})
-
-_IMPORT_PARAMETERS = [
-    OpenApiParameter("format", enum=["json", "jsonl", "csv", "zip", "image", "label_studio"],
-                     description="How to read the files; by default from each file's extension."),
-    OpenApiParameter("on_duplicate", enum=list(DUPLICATE_POLICIES),
-                     description="A record whose external_id the project has: refuse the import (error), "
-                                 "leave the item as it is (skip), or replace its data (update)."),
-    OpenApiParameter("labels_as", enum=["gold", "annotations", "predictions"],
-                     description="What labels that come with the records become."),
-    OpenApiParameter("annotator", str, description="Username imported annotations are attributed to when the "
-                                                   "file does not say."),
-    OpenApiParameter("text_column", str, description="CSV: the column holding the text (default `text`)."),
-    OpenApiParameter("columns", str, description="CSV: comma-separated columns that go into the item's data."),
-    OpenApiParameter("label_column", str, description="CSV and flat JSON: a column holding an existing label."),
-]
-
-
-def _import_options(request) -> ImportOptions:
-    """Options from the query string or, for uploads, the form fields."""
-    def get(name):
-        return request.query_params.get(name) or (request.POST.get(name) if hasattr(request, "POST") else None)
-
-    columns = get("columns")
-    try:
-        read_options = ReadOptions(
-            format=get("format") or None, text_column=get("text_column") or "text",
-            columns=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
-            label_column=get("label_column") or None, labels_as=get("labels_as") or "gold",
-            annotator=get("annotator") or None)
-    except ValueError as exc:
-        raise ValidationError({"options": [str(exc)]}) from None
-    policy = get("on_duplicate") or "error"
-    if policy not in DUPLICATE_POLICIES:
-        raise ValidationError({"on_duplicate": [f"Must be one of {', '.join(DUPLICATE_POLICIES)}."]})
-    return ImportOptions(read=read_options, on_duplicate=policy)
-
-
-class ImportView(APIView):
-    """Import items: a JSON array body, or uploaded files (`file=`, repeatable): .json, .jsonl, .csv,
-    Label Studio JSON, a .zip of images or image files. All-or-nothing; large uploads run as a job."""
-
-    parser_classes = [LimitedJSONParser, MultiPartParser]
-
-    @extend_schema(
-        parameters=_IMPORT_PARAMETERS,
-        request={"application/json": {"type": "array", "items": {"type": "object"}},
-                 "multipart/form-data": {"type": "object", "properties": {"file": {
-                     "type": "array", "items": {"type": "string", "format": "binary"}}}}},
-        responses={201: ImportResponse, 202: JobResponse},
-    )
-    def post(self, request, pk):
-        project = get_project(request.user, pk)
-        check_role(request.user, permissions.MANAGE, "import items")
-        options = _import_options(request)
-        if request.content_type.startswith("multipart/"):
-            uploads = request.FILES.getlist("file")
-            if not uploads:
-                raise ValidationError({"file": ["Attach the records as one or more files named 'file'."]})
-            outcome = import_upload(project, uploads, options, user=request.user)
-            if isinstance(outcome, Job):
-                return Response({"job": outcome.pk}, status=status.HTTP_202_ACCEPTED)
-            return Response(outcome.as_dict(), status=status.HTTP_201_CREATED)
-        records = iter_array(decode_array(request.data), schema_of(project), options.read)
-        result = import_into(project, records, on_duplicate=options.on_duplicate, user=request.user)
-        return Response(result.as_dict(), status=status.HTTP_201_CREATED)
 
 
 class ItemListView(generics.ListAPIView):
@@ -279,9 +203,9 @@ class ProjectJobsView(generics.ListAPIView):
         project = get_project(self.request.user, self.kwargs["pk"])
         jobs_ = Job.objects.filter(project=project).order_by("-id")
         kinds = [k for value in self.request.query_params.getlist("kind") for k in value.split(",") if k]
-        unknown = sorted(set(kinds) - set(JobKind.values))
+        unknown = sorted(set(kinds) - set(jobs.kinds()))
         if unknown:
-            raise ValidationError({"kind": [f"Unknown job kind {unknown[0]!r}; one of {', '.join(JobKind.values)}."]})
+            raise ValidationError({"kind": [f"Unknown job kind {unknown[0]!r}; one of {', '.join(jobs.kinds())}."]})
         if kinds:
             jobs_ = jobs_.filter(kind__in=kinds)
         state = self.request.query_params.get("state")

@@ -8,6 +8,11 @@ class TasksConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from tasks import jobs
+
+        jobs.register_periodic("release-expired-leases", task="tasks.release_expired_leases", seconds=60.0)
+        jobs.register_periodic("requeue-stalled-jobs", task="tasks.requeue_stalled_jobs", seconds=60.0)
+
         # The embedded broker keeps its messages in folders that must exist before anyone
         # publishes or consumes.
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS

@@ -1,16 +1,9 @@
-"""Jobs of the core: imports, lease clean-up, recovery of stalled jobs."""
+"""Jobs of the core: lease clean-up, recovery of stalled jobs."""
 from __future__ import annotations
 
 from celery import shared_task
 
 from tasks import jobs, queue
-from tasks.importing import run_import_job
-from tasks.records import RecordError
-
-
-@shared_task(name="tasks.import_items")
-def import_items(job_id: int) -> None:
-    jobs.run(job_id, run_import_job, expected=(RecordError,))
 
 
 @shared_task(name="tasks.release_expired_leases")

@@ -13,9 +13,11 @@ import logging
 import os
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from celery import current_app, signature
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import F, Q
@@ -26,13 +28,37 @@ from tasks.models import Job, JobState
 
 log = logging.getLogger(__name__)
 
-# The Celery task that runs each kind of job (sent by name: the web process imports no jobs).
-TASK_FOR_KIND: dict[str, str] = {
-    "import": "tasks.import_items",
-    "train": "models_registry.train",
-    "prelabel": "models_registry.prelabel",
-    "export": "annotations.export",
-}
+@dataclass(frozen=True)
+class Kind:
+    """A kind of job: the Celery task that runs it (sent by name: the web process imports no
+    jobs), what people call it, and how a finished one is summed up in one line."""
+
+    name: str
+    task: str
+    label: str
+    describe: Callable[[Job], str] | None = None
+
+
+# Filled by each app in its AppConfig.ready (register_kind); the core knows none of them.
+_KINDS: dict[str, Kind] = {}
+
+
+def register_kind(name: str, *, task: str, label: str, describe: Callable[[Job], str] | None = None) -> None:
+    _KINDS[name] = Kind(name, task, label, describe)
+
+
+def kinds() -> list[str]:
+    """The names of every registered kind of job."""
+    return list(_KINDS)
+
+
+def label_of(kind: str) -> str:
+    return _KINDS[kind].label if kind in _KINDS else kind
+
+
+def register_periodic(name: str, *, task: str, seconds: float) -> None:
+    """Run the Celery task `task` every `seconds` (beat picks it up when it starts)."""
+    current_app.add_periodic_task(seconds, signature(task), name=name)
 
 
 def create_job(kind: str, *, project=None, user=None, params: dict | None = None, total: int | None = None) -> Job:
@@ -48,7 +74,7 @@ def enqueue(job: Job) -> None:
     With the broker unreachable the job stays pending and the request that made it still
     succeeds; `requeue_stalled` sends it once the broker is back.
     """
-    task_name = TASK_FOR_KIND[job.kind]
+    task_name = _KINDS[job.kind].task
     job_id = job.pk
     transaction.on_commit(lambda: send(task_name, job_id))
 
@@ -59,10 +85,8 @@ def send(task_name: str, job_id: int) -> bool:
     The broker settings bound how long that takes: a short connect and socket timeout and a
     single retry (CELERY_BROKER_TRANSPORT_OPTIONS, CELERY_TASK_PUBLISH_RETRY_POLICY).
     """
-    from hitl.celery import app
-
     try:
-        app.send_task(task_name, args=[job_id])
+        current_app.send_task(task_name, args=[job_id])
     except BrokerUnavailable as exc:
         log.warning("job %s was not sent to the workers, the broker is unreachable (%s); it stays pending "
                     "and is sent again once the broker is back (requeue_stalled)", job_id, exc)
@@ -247,10 +271,5 @@ def summary(job: Job) -> str:
         return ""
     if result.get("skipped"):
         return f"Skipped: {result.get('reason', '')}"
-    if job.kind == "train" and "version" in result:
-        outcome = (result.get("decision") or {}).get("outcome", "")
-        return f"Version {result['version']}" + (f": {outcome}" if outcome else "") + "."
-    if job.kind == "prelabel" and "scored" in result:
-        return f"Scored {result['scored']} items" + (
-            f" with version {result['model_version']}" if result.get("model_version") else "") + "."
-    return ""
+    kind = _KINDS.get(job.kind)
+    return kind.describe(job) if kind and kind.describe else ""

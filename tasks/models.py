@@ -1,4 +1,4 @@
-"""Projects, items (labeling tasks), leases, jobs and the audit trail."""
+"""Projects, items (labeling tasks), leases and jobs."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -41,7 +41,7 @@ class Project(models.Model):
     strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.LEAST_CONFIDENCE)
     retrain_every = models.PositiveIntegerField(null=True, blank=True)
     # When to retrain on a timer: "every 6 hours", "every 30 minutes", or a cron line "0 3 * * *";
-    # empty = never. Kept in django-celery-beat's tables (tasks.schedules).
+    # empty = never. Kept in django-celery-beat's tables (models_registry.retrain_schedule).
     retrain_schedule = models.CharField(max_length=100, blank=True, default="")
     # A new model version replaces the active one only if its held-out accuracy is at most this much lower.
     promotion_margin = models.FloatField(default=0.01)
@@ -203,13 +203,6 @@ class Assignment(models.Model):
         return f"{self.item_id} -> {self.user_id} ({self.state})"
 
 
-class JobKind(models.TextChoices):
-    IMPORT = "import"
-    TRAIN = "train"
-    PRELABEL = "prelabel"
-    EXPORT = "export"
-
-
 class JobState(models.TextChoices):
     PENDING = "pending"
     RUNNING = "running"
@@ -220,7 +213,8 @@ class JobState(models.TextChoices):
 class Job(models.Model):
     """Long work run by a Celery worker; its row is the source of truth for progress."""
 
-    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    # One of the kinds the apps register (tasks.jobs.register_kind).
+    kind = models.CharField(max_length=16)
     project = models.ForeignKey(Project, null=True, on_delete=models.CASCADE, related_name="jobs")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -246,43 +240,3 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.state})"
-
-
-class AppendOnlyError(Exception):
-    pass
-
-
-class AuditEvent(models.Model):
-    """Append-only record of a decision: who did what to which item, when."""
-
-    # No database constraints: the trail outlives what it describes and is never rewritten.
-    project = models.ForeignKey(
-        Project, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
-    )
-    item = models.ForeignKey(
-        Item, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", db_index=False
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    action = models.CharField(max_length=40)
-    payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [
-            models.Index(fields=["project", "id"], name="audit_project"),
-            models.Index(fields=["item", "id"], name="audit_item"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.action} by {self.user_id} at {self.created_at}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise AppendOnlyError("audit events are never changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("audit events are never deleted")

@@ -6,7 +6,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from tasks import audit, schedules, signals
+from audit import trail
+from tasks import signals
 from tasks.models import FinalSource, Item, ItemStatus, Membership, Project
 
 # Project settings whose changes are recorded in the audit trail.
@@ -23,8 +24,8 @@ def create_project(*, user, **fields: Any) -> Project:
     with transaction.atomic():
         project = Project.objects.create(created_by=user, **fields)
         Membership.objects.create(project=project, user=user)
-        schedules.sync(project)
-        audit.record("project.created", user=user, project=project, settings=_settings(project))
+        signals.project_saved.send(Project, project=project, fields=set(fields))
+        trail.record("project.created", user=user, project=project, settings=_settings(project))
     return project
 
 
@@ -35,8 +36,7 @@ def update_project(project: Project, *, user, **fields: Any) -> Project:
         for name, value in fields.items():
             setattr(project, name, value)
         project.save()
-        if "retrain_schedule" in fields:
-            schedules.sync(project)
+        signals.project_saved.send(Project, project=project, fields=set(fields))
         if "overlap" in fields and before["overlap"] != project.overlap:
             # Waiting items take the new overlap, unless they already have that many
             # annotations (they keep waiting for the count they were routed with), and
@@ -47,7 +47,7 @@ def update_project(project: Project, *, user, **fields: Any) -> Project:
         after = _settings(project)
         changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
         if changed:
-            audit.record("project.updated", user=user, project=project, changed=changed)
+            trail.record("project.updated", user=user, project=project, changed=changed)
     return project
 
 
@@ -60,7 +60,7 @@ def add_member(project: Project, member, *, user) -> bool:
     with transaction.atomic():
         _, created = Membership.objects.get_or_create(project=project, user=member)
         if created:
-            audit.record("member.added", user=user, project=project, member=member.pk)
+            trail.record("member.added", user=user, project=project, member=member.pk)
     return created
 
 
@@ -68,7 +68,7 @@ def remove_member(project: Project, member, *, user) -> bool:
     with transaction.atomic():
         deleted = Membership.objects.filter(project=project, user=member).delete()[0] > 0
         if deleted:
-            audit.record("member.removed", user=user, project=project, member=member.pk)
+            trail.record("member.removed", user=user, project=project, member=member.pk)
     return deleted
 
 
@@ -82,7 +82,7 @@ def set_final(item: Item, value: Any, source: str, *, user=None, reason: str = "
     item.review_reason = ""
     item.save(update_fields=["final_value", "final_source", "final_by", "final_at", "status", "review_reason",
                              "updated_at"])
-    audit.record("final.set", user=user, project=item.project_id, item=item, value=value, source=source,
+    trail.record("final.set", user=user, project=item.project_id, item=item, value=value, source=source,
                  reason=reason)
     if source != FinalSource.MODEL:
         project_id = item.project_id
@@ -94,4 +94,4 @@ def send_to_review(item: Item, reason: str) -> None:
     item.status = ItemStatus.IN_REVIEW
     item.review_reason = reason
     item.save(update_fields=["status", "review_reason", "updated_at"])
-    audit.record("review.requested", project=item.project_id, item=item, reason=reason)
+    trail.record("review.requested", project=item.project_id, item=item, reason=reason)

@@ -3,3 +3,7 @@ from django.dispatch import Signal
 
 # Sent after the commit that gave an item a human final value; kwargs: project_id.
 human_final_label = Signal()
+
+# Sent inside the transaction that created or changed a project; kwargs: project, fields (the
+# names of the settings that were written; every field for a new project).
+project_saved = Signal()

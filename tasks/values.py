@@ -9,6 +9,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from common.text import NUL, NUL_MESSAGE
+
 CHOICES = ("a", "b", "tie")
 
 
@@ -113,10 +115,6 @@ def _nonempty_string(data: Mapping, key: str, field: str) -> None:
         raise ValueShapeError(f"{field}.{key}", "is required")
     if not isinstance(data[key], str) or not data[key].strip():
         raise ValueShapeError(f"{field}.{key}", "must be a non-empty string")
-
-
-NUL = "\x00"
-NUL_MESSAGE = "contains a NUL character (\\u0000), which cannot be stored"
 
 
 def find_nul(x: Any, field: str) -> str | None:

@@ -55,7 +55,7 @@
 
   // ---- jobs -------------------------------------------------------------------------------------------------
 
-  /** The words of hitl/views.py `_job_row`: trigger and note of a job. */
+  /** The words of pages/views.py `_job_row`: trigger and note of a job. */
   function setText(el, text) {
     if (el.textContent !== text) el.textContent = text;
   }

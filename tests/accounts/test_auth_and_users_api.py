@@ -10,7 +10,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Role, User
-from tasks.models import AuditEvent, Project
+from audit.models import AuditEvent
+from tasks.models import Project
 from tests.conftest import PASSWORD, make_project
 
 pytestmark = pytest.mark.django_db

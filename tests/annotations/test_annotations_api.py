@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import Annotation
-from tasks.models import Assignment, AuditEvent, FinalSource, Item, ItemStatus, LeaseState, ReviewReason
+from audit.models import AuditEvent
+from tasks.models import Assignment, FinalSource, Item, ItemStatus, LeaseState, ReviewReason
 from tests.conftest import make_items, make_project
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +51,7 @@ def test_annotator_submits_a_value_of_each_task_type(as_user, admin, annotator, 
     assert annotation.skipped is False
     assert annotation.lead_time == 4.25
     assert annotation.value == r.json()["value"]
-    assert AuditEvent.objects.filter(action="annotation.submitted", item=item, user=annotator).exists()
+    assert AuditEvent.objects.filter(action="annotation.submitted", item_id=item.pk, user=annotator).exists()
 
 
 def test_spans_are_stored_in_text_order(as_user, admin, annotator):
@@ -245,7 +246,7 @@ def test_skip_is_recorded_and_counts_for_nothing(as_user, admin, annotator):
     item.refresh_from_db()
     assert (item.annotation_count, item.status) == (0, ItemStatus.NEW)
     assert Assignment.objects.get(item=item, user=annotator).state == LeaseState.SKIPPED
-    assert AuditEvent.objects.filter(action="annotation.skipped", item=item).exists()
+    assert AuditEvent.objects.filter(action="annotation.skipped", item_id=item.pk).exists()
 
 
 # --- settling -----------------------------------------------------------------------------------
@@ -263,7 +264,7 @@ def test_with_overlap_1_one_annotation_makes_the_item_done_by_consensus(as_user,
     assert item.final_at is not None and item.final_by is None
     assert item.annotation_count == 1
     assert Assignment.objects.get(item=item, user=annotator).state == LeaseState.SUBMITTED
-    assert AuditEvent.objects.filter(action="final.set", item=item).exists()
+    assert AuditEvent.objects.filter(action="final.set", item_id=item.pk).exists()
     detail = as_user(annotator).get(f"/api/items/{item.pk}/").json()
     assert detail["final"]["source"] == "consensus"
 
@@ -299,7 +300,8 @@ def test_with_overlap_2_disagreeing_values_send_the_item_to_review(as_user, admi
     assert (item.status, item.review_reason) == (ItemStatus.IN_REVIEW, ReviewReason.DISAGREEMENT)
     assert item.final_source == "" and item.final_value is None
     assert item.annotation_count == 2
-    assert AuditEvent.objects.filter(action="review.requested", item=item, payload__reason="disagreement").exists()
+    assert AuditEvent.objects.filter(action="review.requested", item_id=item.pk,
+                                     payload__reason="disagreement").exists()
 
 
 def test_a_skip_does_not_fill_a_place(as_user, admin, annotator, annotator2):

@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from accounts.models import Role
 from annotations.models import Annotation
-from tasks.models import Assignment, AuditEvent, FinalSource, Item, ItemStatus, LeaseState
+from audit.models import AuditEvent
+from tasks.models import Assignment, FinalSource, Item, ItemStatus, LeaseState
 from tests.conftest import client_for, make_items, make_project, make_user
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +117,7 @@ def test_a_late_answer_to_an_item_others_finished_meanwhile_is_refused(as_user, 
     assert item.annotation_count == 1
     assert (item.status, item.final_value) == (ItemStatus.DONE, {"label": "neg"})
     assert not Assignment.objects.filter(item=item, user=annotator, state=LeaseState.SUBMITTED).exists()
-    assert not AuditEvent.objects.filter(action="annotation.submitted", item=item, user=annotator).exists()
+    assert not AuditEvent.objects.filter(action="annotation.submitted", item_id=item.pk, user=annotator).exists()
 
 
 def test_with_overlap_2_a_late_answer_after_two_others_is_refused(as_user, admin, annotator, annotator2, annotator3):

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from accounts.models import Role
 from annotations.models import Annotation, ReviewDecision, ReviewLease
-from tasks.models import AuditEvent, FinalSource, Item, ItemStatus, Membership, ReviewReason
+from audit.models import AuditEvent
+from tasks.models import FinalSource, Item, ItemStatus, Membership, ReviewReason
 from tests.conftest import client_for, make_items, make_project, make_user
 
 pytestmark = pytest.mark.django_db
@@ -182,9 +183,9 @@ def test_the_decision_is_recorded_with_who_it_corrected(as_user, project, review
     assert (decision.reviewer, decision.value, decision.note, decision.reason) == (
         reviewer, {"label": "neg"}, "sarcasm", "disagreement")
     assert decision.corrections == {"annotators": [annotator.pk], "agreed": [annotator2.pk], "model": True}
-    final = AuditEvent.objects.get(action="final.set", item=item)
+    final = AuditEvent.objects.get(action="final.set", item_id=item.pk)
     assert final.user_id == reviewer.pk and final.payload["source"] == "reviewer"
-    event = AuditEvent.objects.get(action="review.decided", item=item)
+    event = AuditEvent.objects.get(action="review.decided", item_id=item.pk)
     assert event.user_id == reviewer.pk and event.project_id == project.pk
     assert event.payload["note"] == "sarcasm" and event.payload["reason"] == "disagreement"
     assert event.payload["corrected_annotators"] == [annotator.pk]
@@ -293,7 +294,7 @@ def test_full_flow_annotators_disagree_a_reviewer_decides(as_user, project, revi
     assert detail["final"]["value"] == {"label": "pos"} and detail["final"]["source"] == "reviewer"
     assert [d["note"] for d in detail["reviews"]] == ["clearly positive"]
     assert review_next(as_user(reviewer), project).status_code == 204
-    assert list(AuditEvent.objects.filter(item=item).values_list("action", flat=True)) == [
+    assert list(AuditEvent.objects.filter(item_id=item.pk).values_list("action", flat=True)) == [
         "annotation.submitted", "annotation.submitted", "review.requested", "final.set", "review.decided"]
 
 
@@ -404,4 +405,4 @@ def test_simultaneous_decisions_on_one_item_make_one_final_value(admin):
 
     assert sorted(codes) == [200] + [409] * 5
     assert ReviewDecision.objects.filter(item=item).count() == 1
-    assert AuditEvent.objects.filter(item=item, action="final.set").count() == 1
+    assert AuditEvent.objects.filter(item_id=item.pk, action="final.set").count() == 1

@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from annotations.models import Annotation
-from tasks.models import Assignment, AuditEvent, ItemStatus, LeaseState
+from audit.models import AuditEvent
+from tasks.models import Assignment, ItemStatus, LeaseState
 from tests.conftest import make_items
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def test_undo_takes_back_a_settled_annotation_and_leases_the_item_back(as_user, 
     assignment = Assignment.objects.get(item=item, user=annotator)
     assert assignment.state == LeaseState.LEASED and assignment.expires_at > timezone.now()
     assert client.get(f"/api/projects/{project.pk}/next/").json()["item"]["id"] == item.pk
-    assert AuditEvent.objects.filter(action="annotation.undone", item=item, user=annotator).count() == 1
+    assert AuditEvent.objects.filter(action="annotation.undone", item_id=item.pk, user=annotator).count() == 1
 
     # Labeled again, differently: the corrected value is final.
     assert submit(client, item, {"label": "neg"}).status_code == 201

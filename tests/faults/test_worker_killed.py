@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from audit.models import AuditEvent
 from models_registry.models import LabelIssue, ModelVersion, Prediction
 from models_registry.training import train
-from tasks.models import AuditEvent, Item, ItemStatus, Job
+from tasks.models import Item, ItemStatus, Job
 from tests.conftest import make_project, wait_for_job, wait_until_running
 from tests.models_registry import load, reviews
 
@@ -51,7 +52,7 @@ def test_a_worker_killed_mid_prelabel_leaves_nothing_and_the_rerun_scores_every_
     assert not Prediction.objects.filter(item__project=reviews_project).exists()
     assert not targets.filter(prediction__isnull=False).exists()
     assert set(targets.values_list("status", flat=True)) == {ItemStatus.NEW}
-    assert not AuditEvent.objects.filter(project=reviews_project, action="items.prelabeled").exists()
+    assert not AuditEvent.objects.filter(project_id=reviews_project.pk, action="items.prelabeled").exists()
 
     own_worker.start()  # the unacknowledged message comes back to the queue after the visibility timeout
     job = wait_for_job(job_id)
@@ -64,7 +65,7 @@ def test_a_worker_killed_mid_prelabel_leaves_nothing_and_the_rerun_scores_every_
     assert set(predictions.values_list("model_version", flat=True)) == {mv.pk}
     assert not targets.filter(prediction__isnull=True).exists()
     assert not targets.filter(status=ItemStatus.NEW).exists()
-    assert AuditEvent.objects.filter(project=reviews_project, action="items.prelabeled").count() == 1
+    assert AuditEvent.objects.filter(project_id=reviews_project.pk, action="items.prelabeled").count() == 1
 
 
 def test_a_worker_killed_mid_training_stores_no_version_and_the_rerun_stores_exactly_one(
@@ -83,7 +84,7 @@ def test_a_worker_killed_mid_training_stores_no_version_and_the_rerun_stores_exa
     # A version is stored, with its label issues, in the transaction that finishes the job: none yet.
     assert not ModelVersion.objects.filter(project=reviews_project).exists()
     assert not LabelIssue.objects.filter(model_version__project=reviews_project).exists()
-    assert not AuditEvent.objects.filter(project=reviews_project, action="model.trained").exists()
+    assert not AuditEvent.objects.filter(project_id=reviews_project.pk, action="model.trained").exists()
 
     # The next worker gets the message; the training lock the dead worker held went with its connection.
     own_worker.start()
@@ -95,6 +96,6 @@ def test_a_worker_killed_mid_training_stores_no_version_and_the_rerun_stores_exa
     assert (mv.version, mv.job_id, mv.active) == (1, job_id, True)
     assert job.result["version"] == 1
     assert mv.train_size + mv.holdout_size == TO_TRAIN_ON
-    assert AuditEvent.objects.filter(project=reviews_project, action="model.trained").count() == 1
+    assert AuditEvent.objects.filter(project_id=reviews_project.pk, action="model.trained").count() == 1
     # The new version queued a pre-label (on this test's queue): let it end before the tables are emptied.
     assert wait_for_job(job.result["prelabel_job"]).state == "succeeded"

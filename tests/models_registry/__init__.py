@@ -4,10 +4,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import islice
 
-from tasks import demo_data
-from tasks.importing import import_records, schema_of
+from dataio.importing import import_records, schema_of
+from dataio.records import iter_array
+from ops import demo_data
 from tasks.models import Item, Project
-from tasks.records import iter_array
 
 POSITIVE = ["a wonderful, moving film", "brilliant acting and a clever script", "a joy from start to finish",
             "funny, warm and beautifully shot", "one of the best films of the year", "a superb, gripping story"]

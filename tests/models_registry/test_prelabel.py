@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from django.conf import settings
 
+from audit.models import AuditEvent
 from models_registry import artifacts, services
 from models_registry.backends import BACKENDS, Backend, BackendError, Probabilities
 from models_registry.models import ModelVersion, Prediction
 from models_registry.prelabel import prelabel
 from models_registry.training import train
-from tasks.models import AuditEvent, FinalSource, Item, ItemStatus
+from tasks.models import FinalSource, Item, ItemStatus
 from tests.conftest import make_project
 from tests.models_registry import digits, load, synthetic_reviews
 
@@ -89,7 +90,7 @@ def test_each_item_goes_to_the_band_of_its_confidence(routed_project):
     assert (unsure.status, unsure.needed, unsure.final_source) == (ItemStatus.QUEUED, 4, "")
     assert unsure.review_reason == ""
     # Acceptances are in the audit trail.
-    accepted = AuditEvent.objects.filter(project=routed_project, action="final.set")
+    accepted = AuditEvent.objects.filter(project_id=routed_project.pk, action="final.set")
     assert sorted(accepted.values_list("item_id", flat=True)) == sorted([sure_pos.pk, sure_neg.pk, at_threshold.pk])
     assert accepted.first().payload["source"] == "model"
 
@@ -335,9 +336,9 @@ def test_a_second_run_records_no_new_decisions_for_items_it_already_accepted(rou
     stub_model(routed_project)
     items_with(routed_project, *[[0.99, 0.01]] * 20, *[[0.6, 0.4]] * 5)
     prelabel(routed_project)
-    decisions = AuditEvent.objects.filter(project=routed_project, action="final.set").count()
+    decisions = AuditEvent.objects.filter(project_id=routed_project.pk, action="final.set").count()
     assert decisions > 0
 
     prelabel(routed_project)
 
-    assert AuditEvent.objects.filter(project=routed_project, action="final.set").count() == decisions
+    assert AuditEvent.objects.filter(project_id=routed_project.pk, action="final.set").count() == decisions

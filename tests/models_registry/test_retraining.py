@@ -8,13 +8,14 @@ import pytest
 from django.conf import settings
 from django_celery_beat.models import PeriodicTask
 
+from audit.models import AuditEvent
 from models_registry import services
 from models_registry.backends import BackendError
 from models_registry.holdout import is_held_out
 from models_registry.models import LabelIssue, ModelVersion
 from models_registry.training import train
 from models_registry.triggers import request_training
-from tasks.models import AuditEvent, FinalSource, Item, Job, JobState
+from tasks.models import FinalSource, Item, Job, JobState
 from tasks.services import set_final
 from tests.conftest import make_project, wait_for_job
 from tests.models_registry import digits, load, synthetic_reviews
@@ -79,7 +80,7 @@ def test_a_better_challenger_takes_over_and_its_metrics_are_compared_on_the_same
     assert d["challenger"] == v2.metrics["accuracy"] > d["champion"]
     assert "not worse" in d["reason"]
     assert Job.objects.filter(project=project, kind="prelabel", state="pending").count() == 1
-    assert AuditEvent.objects.filter(project=project, action="model.activated",
+    assert AuditEvent.objects.filter(project_id=project.pk, action="model.activated",
                                      payload__version=2, payload__reason="activated").exists()
 
 
@@ -162,7 +163,7 @@ def test_a_corrupt_version_is_detected_reported_and_never_activated(as_user, ml_
     v1.refresh_from_db()
     assert v1.corrupt and "checksum" in v1.error
     assert active_version(reviews_project) == v2.version
-    assert AuditEvent.objects.filter(project=reviews_project, action="model.corrupt", payload__version=1).exists()
+    assert AuditEvent.objects.filter(project_id=reviews_project.pk, action="model.corrupt", payload__version=1).exists()
     listed = as_user(ml_engineer).get(f"/api/projects/{reviews_project.pk}/models/").json()
     assert [(m["version"], m["corrupt"]) for m in listed] == [(2, False), (1, True)]
     with pytest.raises(BackendError, match="No earlier active version"):
@@ -207,7 +208,7 @@ def test_a_retrain_without_new_labels_is_skipped_with_a_reason(reviews_project):
     assert train(reviews_project) is None
 
     assert ModelVersion.objects.filter(project=reviews_project).count() == 1
-    event = AuditEvent.objects.get(project=reviews_project, action="model.training_skipped")
+    event = AuditEvent.objects.get(project_id=reviews_project.pk, action="model.training_skipped")
     assert event.payload["reason"].startswith("No new labels since version 1")
     label_more(reviews_project, 1)
     assert train(reviews_project).version == 2  # one new label is something new
@@ -271,7 +272,7 @@ def test_an_admin_sets_a_retrain_schedule_that_beat_keeps_in_the_database(as_use
     r = client.patch(f"/api/projects/{reviews_project.pk}/", {"retrain_schedule": ""}, format="json")
     assert r.status_code == 200
     assert not PeriodicTask.objects.filter(name=f"retrain project {reviews_project.pk}").exists()
-    assert AuditEvent.objects.filter(project=reviews_project, action="project.updated",
+    assert AuditEvent.objects.filter(project_id=reviews_project.pk, action="project.updated",
                                      payload__changed__retrain_schedule__to="").exists()
 
 

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from django.conf import settings
 
+from dataio.importing import import_records, schema_of
+from dataio.records import iter_array
 from models_registry import artifacts
 from models_registry.backends import BackendError
 from models_registry.holdout import is_held_out
 from models_registry.models import ModelVersion
 from models_registry.training import train
-from tasks.importing import import_records, schema_of
 from tasks.models import FinalSource, Item, ItemStatus
-from tasks.records import iter_array
 from tests.conftest import make_project
 from tests.models_registry import digits, load, reviews, synthetic_reviews
 

@@ -18,7 +18,7 @@ from accounts.models import Role, User
 from annotations.models import Annotation
 from models_registry import artifacts
 from models_registry.models import LabelIssue, ModelVersion
-from tasks.models import FinalSource, Item, ItemStatus, Job, JobKind, JobState, Project, ReviewReason
+from tasks.models import FinalSource, Item, ItemStatus, Job, JobState, Project, ReviewReason
 from tests.conftest import make_project, make_user
 
 # Everyone the matrix asks: an admin, a member of each role, a non-member of each role, and nobody.
@@ -117,7 +117,7 @@ def build_world(media_root: Path) -> World:
             active=number == 2, activated_at=now - timedelta(hours=3 - number)))
     LabelIssue.objects.create(model_version=versions[1], item=done, rank=1, given={"label": "pos"},
                               suggested={"label": "neg"}, given_probability=0.1, suggested_confidence=0.9)
-    failed = Job.objects.create(kind=JobKind.TRAIN, project=project, created_by=users["admin"],
+    failed = Job.objects.create(kind="train", project=project, created_by=users["admin"],
                                 state=JobState.FAILED, error="boom")
     world = World(users=users, project=project, spare=spare, second_annotator=second, queued=queued,
                   undoable=undoable, in_review=in_review, image_item=image_item, earlier=versions[0],

@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Role, User
-from tasks.models import AuditEvent
+from audit.models import AuditEvent
 from tests.conftest import PASSWORD, make_user
 from tests.security.conftest import clean_env
 from tests.security.test_csrf import csrf_from

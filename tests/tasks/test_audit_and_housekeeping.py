@@ -7,9 +7,10 @@ import pytest
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from audit.models import AppendOnlyError, AuditEvent
 from tasks import jobs
 from tasks.celery_tasks import release_expired_leases
-from tasks.models import AppendOnlyError, Assignment, AuditEvent, Job, LeaseState
+from tasks.models import Assignment, Job, LeaseState
 from tests.conftest import make_items
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ def test_every_decision_is_recorded_with_who_what_and_when(as_user, admin, annot
 
 
 def test_audit_events_cannot_be_changed_or_deleted(project):
-    event = AuditEvent.objects.create(action="test", project=project)
+    event = AuditEvent.objects.create(action="test", project_id=project.pk)
 
     with pytest.raises(AppendOnlyError):
         event.save()

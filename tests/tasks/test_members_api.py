@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.models import AuditEvent, Membership
+from audit.models import AuditEvent
+from tasks.models import Membership
 from tests.conftest import make_project, make_user
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def test_admin_adds_member_who_then_sees_the_project(as_user, admin, project, ou
     assert r.status_code == 201
     assert r.json() == {"id": outsider.pk, "username": "otto", "role": "annotator"}
     assert outsider.pk in members_of(project)
-    assert AuditEvent.objects.filter(action="member.added", project=project, payload__member=outsider.pk).exists()
+    assert AuditEvent.objects.filter(action="member.added", project_id=project.pk, payload__member=outsider.pk).exists()
     listed = as_user(outsider).get("/api/projects/")
     assert [p["id"] for p in listed.json()["results"]] == [project.pk]
     assert as_user(outsider).get(f"/api/projects/{project.pk}/").status_code == 200

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.models import AuditEvent, Item, ItemStatus, Membership, Project
+from audit.models import AuditEvent
+from tasks.models import Item, ItemStatus, Membership, Project
 from tests.conftest import make_items, make_project
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,144 @@
+"""Exporting a project's items, streamed in constant memory, in the formats of `FORMATS`.
+
+    result = export(project, "jsonl", parse_filters({"status": ["done"]}))
+    for chunk in result.chunks: ...   # bytes
+
+The API's export endpoint and the `export_items` command both call `export`. Items are read a
+chunk at a time in id order (`reading`), a fixed number of queries per chunk; each format module
+turns chunks into bytes. On PostgreSQL the whole export reads one snapshot (a read-only
+REPEATABLE READ transaction), so an export is consistent even while people keep labeling, and
+COCO's two passes see the same items.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+from django.db import connection, transaction
+
+from audit import trail
+from dataio.export import coco, conll, label_studio, preference, reading, records
+from dataio.export.filters import ExportError, Filters, parse_bool, parse_filters, parse_ties
+from tasks.models import Project, TaskType
+
+__all__ = ["FORMATS", "Export", "ExportError", "Filters", "Format", "Spec", "count", "export", "get_format",
+           "parse_bool", "parse_filters", "parse_ties", "record"]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What to export: the project, its filtered items and the format's options."""
+
+    project: Project
+    filters: Filters
+    ties: bool = False  # preference: write ties too
+    progress: Callable[[int], None] | None = None  # called with the number of items of each chunk used
+
+    def chunks(self, **kwargs) -> Iterator[reading.Chunk]:
+        return reading.iter_chunks(self.project, self.filters, progress=self.progress, **kwargs)
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    content_type: str
+    suffix: str  # of the file name: project-<id><suffix>
+    write: Callable[[Spec], Iterator[bytes]]
+    description: str
+    task_types: tuple[str, ...] = ()  # the task types it can express; empty for every one
+    final_only: bool = False  # holds final values only, so items without one are left out
+    passes: int = 1  # times it reads the items (for progress)
+
+
+def _records(writer):
+    return lambda spec: writer(spec.chunks())
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("json", "application/json", ".json", _records(records.write_json),
+           "a JSON array of item records (data, status, final value, annotations, reviews, prediction)"),
+    Format("jsonl", "application/x-ndjson", ".jsonl", _records(records.write_jsonl),
+           "the same records, one JSON object a line"),
+    Format("csv", "text/csv", ".csv", _records(records.write_csv),
+           "one row per item, nested parts as JSON text"),
+    Format("coco", "application/json", "-coco.json", coco.write,
+           "COCO object detection from final values", task_types=(TaskType.BOXES,), final_only=True, passes=2),
+    Format("conll", "text/plain; charset=utf-8", ".conll", conll.write,
+           "CoNLL-2003-style IOB2, a token a line, from final values", task_types=(TaskType.SPANS,),
+           final_only=True),
+    Format("preference", "application/x-ndjson", "-preference.jsonl", preference.write,
+           "JSON Lines of prompt, chosen, rejected from final values (ties left out unless ties=include)",
+           task_types=(TaskType.PAIRWISE,), final_only=True),
+    Format("label_studio", "application/json", "-label-studio.json", label_studio.write,
+           "Label Studio's JSON tasks with annotations, the final value as ground truth and predictions"),
+)}
+
+
+def get_format(project: Project, name: str) -> Format:
+    """The format called `name`, if it can express the project's task type; else `ExportError`."""
+    fmt = FORMATS.get(name)
+    if fmt is None:
+        raise ExportError("format", f"unknown format {name!r}; use one of {', '.join(FORMATS)}")
+    if fmt.task_types and project.task_type not in fmt.task_types:
+        raise ExportError("format", f"the {name} format is for {' and '.join(fmt.task_types)} projects; "
+                                    f"this project's task type is {project.task_type}")
+    return fmt
+
+
+@dataclass(frozen=True)
+class Export:
+    format: Format
+    filename: str
+    chunks: Iterator[bytes]
+
+
+def effective_filters(fmt: Format, filters: Filters) -> Filters:
+    """Formats that hold final values only select items with one (and date them by final_at)."""
+    return replace(filters, only_final=True) if fmt.final_only else filters
+
+
+def count(project: Project, fmt: Format, filters: Filters) -> int:
+    """How many items the export reads, passes included (a progress bar's total)."""
+    return reading.count(project, effective_filters(fmt, filters)) * fmt.passes
+
+
+def export(project: Project, fmt: str, filters: Filters | None = None, *, ties: bool = False,
+           progress: Callable[[int], None] | None = None) -> Export:
+    """The file name and byte chunks of a project's export in format `fmt`.
+
+    Raises `ExportError` for an unknown format or one the project's task type cannot fill; nothing
+    is read until the chunks are iterated.
+    """
+    format_ = get_format(project, fmt)
+    spec = Spec(project, effective_filters(format_, filters or Filters()), ties=ties, progress=progress)
+    return Export(format_, f"project-{project.pk}{format_.suffix}", _in_snapshot(format_.write(spec)))
+
+
+def record(project: Project, fmt: Format, filters: Filters, *, user=None, via: str, ties: bool = False,
+           items: int | None = None, **details) -> None:
+    """Append an export to the audit trail: who exported how many of which items, in what format."""
+    if items is None:
+        items = count(project, fmt, filters) // fmt.passes
+    trail.record("items.exported", user=user, project=project, format=fmt.name, via=via, items=items,
+                 filters=effective_filters(fmt, filters).as_dict(), **({"ties": "include"} if ties else {}),
+                 **details)
+
+
+@contextmanager
+def _snapshot():
+    """PostgreSQL: one consistent, read-only view of the data for the whole export."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # SQLite runs one write transaction at a time, and a long read transaction there would hold
+        # up checkpoints; inside a caller's transaction, that transaction's view applies.
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def _in_snapshot(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    with _snapshot():
+        yield from chunks

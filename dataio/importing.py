@@ -1,0 +1,520 @@
+"""Importing items: all-or-nothing, in batches, in one transaction, in constant memory.
+
+Records (from any reader in `dataio.readers`) become items, and any labels they bring become
+gold values, final values, predictions or annotations (with the leases that say who had the
+item). Ids are drawn from the sequence up front on PostgreSQL so that items, annotations and
+leases of a batch go in with one COPY each.
+"""
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+
+import orjson
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from annotations.consensus import decide
+from audit import trail
+from common.parsers import BodyTooLarge
+from dataio.apps import IMPORT
+from dataio.readers import ImageStore, ReadOptions, format_of, read
+from dataio.records import Record, RecordError, Schema
+from tasks import jobs
+from tasks.models import FinalSource, Item, ItemStatus, Job, LeaseState, Project, ReviewReason
+
+BATCH = 5000
+# Records per COPY when the parser feeds PostgreSQL directly (see _StreamedBatch).
+STREAM_BATCH = 20000
+# An import at least this large refreshes the planner's statistics of the tables it wrote.
+ANALYZE_AFTER = 50000
+DUPLICATE_POLICIES = ("error", "skip", "update")
+
+
+def schema_of(project: Project) -> Schema:
+    return Schema(task_type=project.task_type, labels=list(project.labels))
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read the files, and what to do with records whose external_id the project has."""
+
+    read: ReadOptions = field(default_factory=ReadOptions)
+    on_duplicate: str = "error"
+
+    def as_params(self) -> dict:
+        return {"read": asdict(self.read), "on_duplicate": self.on_duplicate}
+
+    @classmethod
+    def from_params(cls, params: dict) -> ImportOptions:
+        return cls(read=ReadOptions(**params.get("read", {})), on_duplicate=params.get("on_duplicate", "error"))
+
+
+@dataclass
+class ImportResult:
+    imported: int = 0
+    updated: int = 0
+    skipped: int = 0
+    annotations: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    it = iter(records)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class _Users:
+    """Usernames of imported annotations and final values to ids, looked up once per name."""
+
+    def __init__(self):
+        self.ids: dict[str, int] = {}
+        self.looked_up: set[str] = set()
+
+    def unknown(self, record: Record) -> bool:
+        """Whether the record names a user not looked up yet."""
+        if record.annotations and any(a.user not in self.looked_up for a in record.annotations):
+            return True
+        return bool(record.final and record.final.by and record.final.by not in self.looked_up)
+
+    def resolve(self, batch: list[Record]) -> None:
+        names = {a.user for r in batch for a in r.annotations} | {r.final.by for r in batch if r.final and r.final.by}
+        missing = names - self.looked_up
+        if missing:
+            self.ids.update(User.objects.filter(username__in=missing).values_list("username", "id"))
+            self.looked_up |= missing
+        for r in batch:
+            for k, a in enumerate(r.annotations):
+                if a.user not in self.ids:
+                    raise RecordError(r.number, f"annotations[{k}].user", f"there is no user named {a.user!r}",
+                                      unit=r.unit)
+
+
+def _existing(project: Project, batch: list[Record], seen: set[str]) -> dict[str, int]:
+    """Ids of items the project already has for the batch's external ids; refuse repeats in the import."""
+    ids = []
+    for r in batch:
+        if r.external_id:
+            if r.external_id in seen:
+                raise RecordError(r.number, "external_id", f"{r.external_id!r} appears twice in this import",
+                                  unit=r.unit)
+            seen.add(r.external_id)
+            ids.append(r.external_id)
+    if not ids:
+        return {}
+    if connection.vendor == "postgresql":  # one array parameter rather than thousands
+        with connection.cursor() as cur:
+            cur.execute("SELECT external_id, id FROM tasks_item WHERE project_id = %s AND external_id = ANY(%s)",
+                        [project.pk, ids])
+            return dict(cur.fetchall())
+    return dict(Item.objects.filter(project=project, external_id__in=ids).values_list("external_id", "id"))
+
+
+def _prediction(record: Record) -> dict | None:
+    p = record.prediction
+    if p is None:
+        return None
+    return {"model_version": p.model_version, "value": p.value, "confidence": p.confidence, "scores": p.scores or {}}
+
+
+def _row(project: Project, record: Record, now: datetime, users: _Users) -> dict:
+    """The column values of a new item, its status derived from the labels it brings."""
+    row = {
+        "project_id": project.pk, "external_id": record.external_id, "data": record.data,
+        "status": ItemStatus.NEW, "priority": 0.0, "needed": project.overlap, "annotation_count": 0,
+        "gold": None, "final_value": None, "final_source": "", "final_by_id": None, "final_at": None,
+        "review_reason": "", "prediction": _prediction(record), "confidence": None,
+        "created_at": now, "updated_at": now,
+    }
+    if row["prediction"] is not None:
+        row.update(status=ItemStatus.QUEUED, confidence=record.prediction.confidence)
+    values = [a.value for a in record.annotations if not a.skipped]
+    row["annotation_count"] = len(values)
+    if record.gold is not None:
+        # Gold items arrive with their final value (training data, annotator scoring).
+        row.update(gold=record.gold, final_value=record.gold, final_source=FinalSource.GOLD,
+                   status=ItemStatus.DONE, final_at=record.gold_at or now)
+    elif record.final is not None:
+        f = record.final
+        row.update(final_value=f.value, final_source=f.source, final_at=f.at or now,
+                   final_by_id=users.ids.get(f.by) if f.by and f.source == FinalSource.REVIEWER else None,
+                   status=ItemStatus.AUTO_ACCEPTED if f.source == FinalSource.MODEL else ItemStatus.DONE)
+    elif values and len(values) >= project.overlap:
+        outcome = decide(project.task_type, values, iou=project.consensus_iou)
+        if outcome.agreed:
+            row.update(final_value=outcome.value, final_source=FinalSource.CONSENSUS, final_at=now,
+                       status=ItemStatus.DONE)
+        else:
+            row.update(status=ItemStatus.IN_REVIEW, review_reason=ReviewReason.DISAGREEMENT)
+    elif values:
+        row["status"] = ItemStatus.QUEUED
+    return row
+
+
+def _annotation_rows(project: Project, record: Record, item_id: int, now: datetime, users: _Users):
+    for a in record.annotations:
+        at = a.created_at or now
+        yield ({"project_id": project.pk, "item_id": item_id, "user_id": users.ids[a.user], "value": a.value,
+                "skipped": a.skipped, "lead_time": a.lead_time, "created_at": at},
+               {"project_id": project.pk, "item_id": item_id, "user_id": users.ids[a.user],
+                "state": LeaseState.SKIPPED if a.skipped else LeaseState.SUBMITTED, "leased_at": at,
+                "expires_at": at, "finished_at": at})
+
+
+_JSON_COLUMNS = {"data", "gold", "final_value", "prediction", "value"}
+
+
+def _text_cell(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _json_cell(v) -> str:
+    return orjson.dumps(v).decode().replace("\\", "\\\\")
+
+
+def _time_cell(v: datetime) -> str:
+    return v.isoformat()
+
+
+def _copy_line(row: dict, columns: tuple[str, ...], _null="\\N") -> str:
+    """One row in COPY's text format: tab-separated, \\N for NULL, backslashes doubled.
+
+    JSON from orjson has no raw tab or newline (they are escaped inside strings); the other
+    columns are numbers, times, booleans and short texts.
+    """
+    return "\t".join([_null if (v := row[c]) is None else _CELL.get(type(v), str)(v) if c not in _JSON_COLUMNS
+                      else _json_cell(v) for c in columns]) + "\n"
+
+
+_CELL = {str: _text_cell, datetime: _time_cell}
+
+
+def _copy(table: str, columns: tuple[str, ...], source) -> None:
+    """PostgreSQL COPY from a file-like `source` (or a list of rows)."""
+    if isinstance(source, list):
+        source = io.StringIO("".join(_copy_line(row, columns) for row in source))
+    with connection.cursor() as cur:
+        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", source, size=1 << 16)
+
+
+_ITEM_COLUMNS = ("id", "project_id", "external_id", "data", "status", "priority", "needed", "annotation_count",
+                 "gold", "final_value", "final_source", "final_by_id", "final_at", "review_reason", "prediction",
+                 "confidence", "created_at", "updated_at")
+_ANNOTATION_COLUMNS = ("project_id", "item_id", "user_id", "value", "skipped", "lead_time", "created_at")
+_ASSIGNMENT_COLUMNS = ("project_id", "item_id", "user_id", "state", "leased_at", "expires_at", "finished_at")
+
+
+def _reserve_ids(n: int) -> list[int]:
+    """PostgreSQL: `n` item ids from the table's sequence, so rows can carry their id into COPY."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT array_agg(nextval(pg_get_serial_sequence('tasks_item', 'id'))) "
+                    "FROM generate_series(1, %s)", [n])
+        return cur.fetchone()[0]
+
+
+def _insert(project: Project, records: list[Record], rows: list[dict], now: datetime, users: _Users) -> int:
+    """Insert new items and their annotations; return the number of annotations."""
+    if connection.vendor == "postgresql":
+        for row, pk in zip(rows, _reserve_ids(len(rows))):
+            row["id"] = pk
+        _copy("tasks_item", _ITEM_COLUMNS, rows)
+    else:
+        items = Item.objects.bulk_create([Item(**{k: v for k, v in row.items() if k != "id"}) for row in rows],
+                                         batch_size=BATCH)
+        for row, item in zip(rows, items):
+            row["id"] = item.pk
+    return _insert_annotations(project, zip(records, rows), now, users)
+
+
+def _insert_annotations(project: Project, written: Iterable[tuple[Record, dict]], now: datetime,
+                        users: _Users) -> int:
+    from annotations.models import Annotation
+    from tasks.models import Assignment
+
+    pairs = [pair for record, row in written if record.annotations
+             for pair in _annotation_rows(project, record, row["id"], now, users)]
+    if not pairs:
+        return 0
+    if connection.vendor == "postgresql":
+        _copy("annotations_annotation", _ANNOTATION_COLUMNS, [a for a, _ in pairs])
+        _copy("tasks_assignment", _ASSIGNMENT_COLUMNS, [s for _, s in pairs])
+    else:
+        Annotation.objects.bulk_create([Annotation(**a) for a, _ in pairs], batch_size=BATCH)
+        Assignment.objects.bulk_create([Assignment(**s) for _, s in pairs], batch_size=BATCH)
+    return len(pairs)
+
+
+class _StreamedBatch:
+    """COPY input that parses records only when PostgreSQL asks for more data.
+
+    The server inserts what it has received while the next records are parsed, so the two
+    overlap. An external id that comes twice is caught by the table's unique constraint (no set
+    of every id seen is kept, so memory stays flat), and named from the line COPY stopped at.
+    A batch ends after `len(ids)` records, at the end of the input, or before a record
+    whose annotators have not been looked up yet (the lookup needs the connection COPY holds).
+    """
+
+    def __init__(self, records: Iterator[Record], ids: list[int], project: Project, now: datetime, users: _Users):
+        self.records, self.ids, self.project, self.now, self.users = records, ids, project, now, users
+        self.written: list[tuple[Record, dict]] = []
+        self.held: Record | None = None  # starts the next batch, once its users are known
+        self.finished = False
+        self.stopped = False
+        self.error: BaseException | None = None
+        # A record with data alone (the bulk of large imports) differs from the next only in its
+        # id, external id and data: the rest of its line is the same.
+        plain = _row(project, Record(number=0, data={}, external_id=None, gold=None), now, users)
+        self.plain_tail = _copy_line(plain, _ITEM_COLUMNS[4:])
+        self.plain_head = f"\t{project.pk}\t"
+
+    def read(self, size: int = -1) -> str:
+        try:
+            return self._read(size)
+        except BaseException as exc:  # psycopg2 reports it as a cancelled COPY; the import re-raises it
+            self.error = exc
+            raise
+
+    def _read(self, size: int) -> str:
+        lines, length = [], 0
+        while not self.stopped and (size < 0 or length < size):
+            if len(self.written) == len(self.ids):
+                self.stopped = True
+                break
+            record = next(self.records, None)
+            if record is None:
+                self.stopped = self.finished = True
+                break
+            if self.users.unknown(record):
+                self.held, self.stopped = record, True
+                break
+            pk = self.ids[len(self.written)]
+            if record.gold is None and record.final is None and record.prediction is None and not record.annotations:
+                external_id = "\\N" if record.external_id is None else _text_cell(record.external_id)
+                line = f"{pk}{self.plain_head}{external_id}\t{_json_cell(record.data)}\t{self.plain_tail}"
+                self.written.append((record, {"id": pk}))
+            else:
+                row = _row(self.project, record, self.now, self.users)
+                row["id"] = pk
+                self.written.append((record, row))
+                line = _copy_line(row, _ITEM_COLUMNS)
+            lines.append(line)
+            length += len(line)
+        return "".join(lines)
+
+
+def _update(project: Project, records: list[Record], existing: dict[str, int], now: datetime) -> None:
+    """on_duplicate="update": the new data, and any gold value or prediction the record brings."""
+    items = []
+    for r in records:
+        item = Item(pk=existing[r.external_id], data=r.data, updated_at=now)
+        fields = ["data", "updated_at"]
+        if r.gold is not None:
+            item.gold = item.final_value = r.gold
+            item.final_source, item.final_at, item.status = FinalSource.GOLD, now, ItemStatus.DONE
+            fields += ["gold", "final_value", "final_source", "final_at", "status"]
+        if r.prediction is not None:
+            item.prediction, item.confidence = _prediction(r), r.prediction.confidence
+            fields += ["prediction", "confidence"]
+        items.append((item, tuple(fields)))
+    by_fields: dict[tuple, list[Item]] = {}
+    for item, fields in items:
+        by_fields.setdefault(fields, []).append(item)
+    for fields, group in by_fields.items():
+        Item.objects.bulk_update(group, list(fields), batch_size=1000)
+
+
+def import_into(project: Project, records: Iterable[Record], *, on_duplicate: str = "error", user=None,
+                job: Job | None = None, store: ImageStore | None = None) -> ImportResult:
+    """Import every record or none; raise `RecordError` naming the first bad record.
+
+    Records are consumed lazily and written in batches, so memory stays flat however long the
+    input is. With `job`, the job is completed in the same transaction (see tasks.jobs). Images
+    a reader stored (`store`) are removed again if the import fails.
+    """
+    if on_duplicate not in DUPLICATE_POLICIES:
+        raise RecordError(None, "on_duplicate", f"must be one of {', '.join(DUPLICATE_POLICIES)}")
+    result = ImportResult()
+    seen: set[str] = set()
+    users = _Users()
+    now = timezone.now()
+    try:
+        return _import_all(project, records, on_duplicate, now, users, seen, result, user=user, job=job)
+    except BaseException:
+        if store is not None:
+            store.discard()
+        raise
+
+
+def _import_all(project, records, on_duplicate, now, users, seen, result: ImportResult, *, user, job) -> ImportResult:
+    try:
+        with transaction.atomic():
+            if job is not None and not jobs.lock_unfinished(job):
+                return ImportResult(**(job.result or {}))
+            # Into a project whose items have no external ids (a new one, say) nothing can collide:
+            # PostgreSQL then takes the records straight from the parser.
+            streamed = connection.vendor == "postgresql" and not Item.objects.filter(
+                project=project, external_id__isnull=False).exists()
+            step = _streamed_batches if streamed else _checked_batches
+            for written, annotations, updated, skipped in step(project, iter(records), on_duplicate, now, users, seen):
+                result.imported += written
+                result.annotations += annotations
+                result.updated += updated
+                result.skipped += skipped
+                if job is not None:
+                    jobs.report_progress(job, result.imported + result.updated + result.skipped)
+            if connection.vendor == "postgresql" and result.imported >= ANALYZE_AFTER:
+                # Fresh statistics now, not when autovacuum gets round to it: queries planned for the
+                # tables as they were (nearly empty) would scan them whole, per chunk of an export.
+                with connection.cursor() as cur:
+                    cur.execute("ANALYZE tasks_item, annotations_annotation, tasks_assignment")
+            trail.record("items.imported", user=user, project=project, job=job.pk if job else None,
+                         **result.as_dict())
+            if job is not None:
+                jobs.complete(job, result.as_dict())
+    except IntegrityError:
+        raise RecordError(None, "external_id", "another import added some of these external ids meanwhile; "
+                                               "nothing was imported, try again") from None
+    return result
+
+
+def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen):
+    """PostgreSQL, nothing to collide with: batches parsed while COPY inserts them."""
+    while True:
+        batch = _StreamedBatch(records, _reserve_ids(STREAM_BATCH), project, now, users)
+        try:
+            _copy("tasks_item", _ITEM_COLUMNS, batch)
+        except Exception as exc:  # psycopg2's own error: copy_expert bypasses Django's wrapping
+            if batch.error is not None:
+                raise batch.error from None
+            repeated = _repeated_record(exc, batch.written)
+            if repeated is not None:
+                raise RecordError(repeated.number, "external_id", f"{repeated.external_id!r} appears twice in "
+                                                                  f"this import", unit=repeated.unit) from None
+            raise
+        annotations = _insert_annotations(project, batch.written, now, users)
+        yield len(batch.written), annotations, 0, 0
+        if batch.held is not None:
+            users.resolve([batch.held])
+            records = itertools.chain([batch.held], records)
+        elif batch.finished:
+            return
+
+
+def _repeated_record(exc: Exception, written: list[tuple[Record, dict]]) -> Record | None:
+    """The record a unique violation in COPY stopped at ("COPY tasks_item, line N")."""
+    diag = getattr(exc, "diag", None)
+    if getattr(exc, "pgcode", None) != "23505" or diag is None or not diag.context:
+        return None
+    match = re.search(r"COPY tasks_item, line (\d+)", diag.context)
+    if match is None or int(match.group(1)) > len(written):
+        return None
+    return written[int(match.group(1)) - 1][0]
+
+
+def _checked_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen):
+    """Batches checked against the items the project has, then written."""
+    for batch in _batches(records, BATCH):
+        updated = skipped = 0
+        existing = _existing(project, batch, seen)
+        if existing:
+            if on_duplicate == "error":
+                first = next(r for r in batch if r.external_id in existing)
+                raise RecordError(first.number, "external_id",
+                                  f"{first.external_id!r} already exists in this project "
+                                  f"(choose on_duplicate=skip or update)", unit=first.unit)
+            dupes = [r for r in batch if r.external_id in existing]
+            batch = [r for r in batch if r.external_id not in existing]
+            if on_duplicate == "update":
+                _update(project, dupes, existing, now)
+                updated = len(dupes)
+            else:
+                skipped = len(dupes)
+        users.resolve(batch)
+        rows = [_row(project, r, now, users) for r in batch]
+        annotations = _insert(project, batch, rows, now, users) if rows else 0
+        yield len(rows), annotations, updated, skipped
+
+
+def import_records(project: Project, records: Iterable[Record], *, user=None, job: Job | None = None) -> int:
+    """Import new items (an external_id the project has is an error); the number imported."""
+    return import_into(project, records, user=user, job=job).imported
+
+
+def read_files(paths: list[tuple[str, str]], schema: Schema, options: ReadOptions, store: ImageStore,
+               wrap=None) -> Iterator[Record]:
+    """The records of several stored files (path, original name) one after the other."""
+    for path, name in paths:
+        with open(path, "rb") as stream:
+            yield from read(wrap(stream) if wrap else stream, name, schema, options, media=store)
+
+
+def _upload_size(uploads: list[UploadedFile]) -> int:
+    total = sum(u.size for u in uploads)
+    if total > settings.HITL_MAX_UPLOAD:
+        raise BodyTooLarge(f"The upload is {total} bytes; uploads may be at most {settings.HITL_MAX_UPLOAD} bytes.")
+    return total
+
+
+def import_upload(project: Project, uploads: list[UploadedFile], options: ImportOptions, *,
+                  user=None) -> ImportResult | Job:
+    """Import uploaded files inline when small; otherwise keep them and start an import job."""
+    total = _upload_size(uploads)
+    for upload in uploads:
+        format_of(upload.name, options.read)  # an unsupported file is refused before anything is stored
+    schema = schema_of(project)
+    if total <= settings.HITL_INLINE_IMPORT_MAX_BYTES:
+        store = ImageStore()
+        records = (r for u in uploads for r in read(u, u.name, schema, options.read, media=store))
+        result = import_into(project, records, on_duplicate=options.on_duplicate, user=user, store=store)
+        store.keep()
+        return result
+    folder = Path(settings.MEDIA_ROOT) / "imports" / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = []
+    for n, upload in enumerate(uploads):
+        path = folder / f"{n}{Path(upload.name).suffix.lower()}"
+        temporary = getattr(upload, "temporary_file_path", None)
+        if temporary is not None:
+            shutil.move(temporary(), path)  # already streamed to disk by the upload handler
+        else:
+            with open(path, "wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+        stored.append([str(path), upload.name])
+    with transaction.atomic():
+        return jobs.create_job(IMPORT, project=project, user=user,
+                               params={"files": stored, "folder": str(folder), **options.as_params()})
+
+
+def run_import_job(job: Job) -> None:
+    """The import job's work: import the stored upload, then remove it."""
+    project = job.project
+    files = job.params.get("files") or [[job.params["path"], job.params.get("filename", job.params["path"])]]
+    if project is None or not all(os.path.exists(path) for path, _ in files):
+        raise RecordError(None, "file", "the uploaded file is no longer available; upload it again")
+    options = ImportOptions.from_params(job.params)
+    store = ImageStore()
+    import_into(project, read_files(files, schema_of(project), options.read, store),
+                on_duplicate=options.on_duplicate, user=job.created_by, job=job, store=store)
+    store.keep()
+    folder = job.params.get("folder")
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        for path, _ in files:
+            os.remove(path)

@@ -1,0 +1,20 @@
+"""The pages people use in the browser: login, home, labeling, review, dashboard, models, settings."""
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from pages import views
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz/", views.healthz, name="healthz"),
+    path("", views.home, name="home"),
+    path("projects/<int:pk>/label/", views.label, name="label"),
+    path("projects/<int:pk>/review/", views.review, name="review"),
+    path("projects/<int:pk>/dashboard/", views.dashboard, name="dashboard"),
+    path("projects/<int:pk>/models/", views.models_page, name="models"),
+    path("projects/<int:pk>/settings/", views.project_settings, name="project-settings"),
+    # Uploaded media (images); a production deployment may serve these from the web server.
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.MediaView.as_view(), name="media"),
+]
