@@ -20,9 +20,9 @@ from annotations.consensus import agrees
 from annotations.models import Annotation, ReviewDecision, ReviewLease
 from audit import trail
 from common.errors import Conflict, Invalid
+from tasks import items
 from tasks.access import check_role, get_item, get_project
-from tasks.models import FinalSource, Item, ItemStatus, Project
-from tasks.services import set_final
+from tasks.models import Item, ItemStatus, Project
 from tasks.values import ValueShapeError, validate_value
 
 # How often `next_for_review` looks again when every candidate it found was taken meanwhile.
@@ -57,7 +57,7 @@ def next_for_review(user, project_id: int) -> ReviewTask | None:
     with transaction.atomic():
         for _ in range(_MAX_TRIES):
             leases = ReviewLease.objects.filter(project=project, expires_at__gt=now)
-            candidates = (Item.objects.filter(project=project, status=ItemStatus.IN_REVIEW)
+            candidates = (Item.objects.filter(project=project).in_review()
                           .exclude(pk__in=leases.exclude(reviewer=user).values("item_id"))
                           .exclude(pk__in=tried).order_by("id").select_for_update(skip_locked=skip_locked))
             # The caller's own unexpired lease first (a reload resumes it), then the oldest item.
@@ -122,7 +122,7 @@ def do_review(user, item_id: int, value: Any, note: str = "") -> ReviewDecision:
         corrected = corrections(item, annotations, value)
         decision = ReviewDecision.objects.create(project_id=item.project_id, item=item, reviewer=user, value=value,
                                                  note=note, reason=reason, corrections=corrected)
-        set_final(item, value, FinalSource.REVIEWER, user=user, reason=f"review ({reason})" if reason else "review")
+        items.decide(item, value, user=user, reason=f"review ({reason})" if reason else "review")
         ReviewLease.objects.filter(item=item).delete()
         trail.record("review.decided", user=user, project=item.project_id, item=item, decision=decision.pk,
                      value=value, note=note, reason=reason, corrected_annotators=corrected["annotators"],

@@ -15,9 +15,9 @@ from annotations.consensus import decide
 from annotations.models import Annotation
 from audit import trail
 from common.errors import Conflict, Invalid
+from tasks import items
 from tasks.access import check_role, get_item
-from tasks.models import LABELABLE, Assignment, FinalSource, Item, ItemStatus, LeaseState, ReviewReason
-from tasks.services import send_to_review, set_final
+from tasks.models import LABELABLE, Assignment, FinalSource, Item, LeaseState
 from tasks.values import ValueShapeError, validate_value
 
 
@@ -118,13 +118,9 @@ def settle(item: Item) -> None:
             reason = f"Dawid–Skene over {len(values)} annotations (posterior {decision.posterior})"
     else:
         outcome = decide(project.task_type, values, iou=project.consensus_iou)
-    if outcome.agreed:
-        set_final(item, outcome.value, FinalSource.CONSENSUS, reason=reason)
-    elif item.needed > project.overlap:
-        # Routed for more annotations because the model was unsure, and still disputed.
-        send_to_review(item, ReviewReason.ESCALATED)
-    else:
-        send_to_review(item, ReviewReason.DISAGREEMENT)
+    # An item routed for more annotations because the model was unsure, and still disputed, is escalated.
+    items.settle(item, agreed=outcome.agreed, value=outcome.value, escalated=item.needed > project.overlap,
+                 reason=reason)
 
 
 class TooLateToUndo(Conflict):
@@ -160,23 +156,11 @@ def undo_annotation(user, item_id: int) -> Undone:
         annotation.delete()
         if not annotation.skipped:
             item.annotation_count = max(item.annotation_count - 1, 0)
-        if item.status not in LABELABLE and item.final_source != FinalSource.GOLD:
-            reopen(item)
-        item.save(update_fields=["annotation_count", "status", "final_value", "final_source", "final_at",
-                                 "final_by", "review_reason", "updated_at"])
+            item.save(update_fields=["annotation_count", "updated_at"])
+        items.reopen_after_undo(item)
         expires = now + timedelta(seconds=item.project.lease_seconds)
         Assignment.objects.filter(item=item, user=user).update(
             state=LeaseState.LEASED, leased_at=now, expires_at=expires, finished_at=None)
         trail.record("annotation.undone", user=user, project=item.project_id, item=item,
                      annotation=annotation.pk, value=annotation.value, skipped=annotation.skipped)
     return Undone(item=item, value=annotation.value, skipped=annotation.skipped, lease_expires_at=expires)
-
-
-def reopen(item: Item) -> None:
-    """Put a settled item back in the queue (its final value was only the annotators')."""
-    item.status = ItemStatus.QUEUED if item.prediction else ItemStatus.NEW
-    item.final_value = None
-    item.final_source = ""
-    item.final_at = None
-    item.final_by = None
-    item.review_reason = ""

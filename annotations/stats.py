@@ -202,7 +202,7 @@ def _routing(project: Project, total: int) -> dict[str, Any]:
 
 
 def _model(project: Project) -> dict[str, Any] | None:
-    mv = ModelVersion.objects.filter(project=project, active=True).first()
+    mv = ModelVersion.objects.active_for(project)
     if mv is None:
         return None
     return {"id": mv.pk, "version": mv.version, "backend": mv.backend, "train_size": mv.train_size,

@@ -32,8 +32,9 @@ from common.parsers import BodyTooLarge
 from dataio.apps import IMPORT
 from dataio.readers import ImageStore, ReadOptions, format_of, read
 from dataio.records import Record, RecordError, Schema
-from tasks import jobs
-from tasks.models import FinalSource, Item, ItemStatus, Job, LeaseState, Project, ReviewReason
+from tasks import jobs, lifecycle
+from tasks.items import give_gold
+from tasks.models import FinalSource, Item, Job, LeaseState, Project
 
 BATCH = 5000
 # Records per COPY when the parser feeds PostgreSQL directly (see _StreamedBatch).
@@ -133,37 +134,25 @@ def _prediction(record: Record) -> dict | None:
 
 
 def _row(project: Project, record: Record, now: datetime, users: _Users) -> dict:
-    """The column values of a new item, its status derived from the labels it brings."""
-    row = {
-        "project_id": project.pk, "external_id": record.external_id, "data": record.data,
-        "status": ItemStatus.NEW, "priority": 0.0, "needed": project.overlap, "annotation_count": 0,
-        "gold": None, "final_value": None, "final_source": "", "final_by_id": None, "final_at": None,
-        "review_reason": "", "prediction": _prediction(record), "confidence": None,
-        "created_at": now, "updated_at": now,
-    }
-    if row["prediction"] is not None:
-        row.update(status=ItemStatus.QUEUED, confidence=record.prediction.confidence)
+    """The column values of a new item; its state (`lifecycle.imported`) follows from the labels it brings."""
+    prediction = _prediction(record)
     values = [a.value for a in record.annotations if not a.skipped]
-    row["annotation_count"] = len(values)
-    if record.gold is not None:
-        # Gold items arrive with their final value (training data, annotator scoring).
-        row.update(gold=record.gold, final_value=record.gold, final_source=FinalSource.GOLD,
-                   status=ItemStatus.DONE, final_at=record.gold_at or now)
-    elif record.final is not None:
-        f = record.final
-        row.update(final_value=f.value, final_source=f.source, final_at=f.at or now,
-                   final_by_id=users.ids.get(f.by) if f.by and f.source == FinalSource.REVIEWER else None,
-                   status=ItemStatus.AUTO_ACCEPTED if f.source == FinalSource.MODEL else ItemStatus.DONE)
-    elif values and len(values) >= project.overlap:
+    settled = {}
+    if record.gold is None and record.final is None and values and len(values) >= project.overlap:
         outcome = decide(project.task_type, values, iou=project.consensus_iou)
-        if outcome.agreed:
-            row.update(final_value=outcome.value, final_source=FinalSource.CONSENSUS, final_at=now,
-                       status=ItemStatus.DONE)
-        else:
-            row.update(status=ItemStatus.IN_REVIEW, review_reason=ReviewReason.DISAGREEMENT)
-    elif values:
-        row["status"] = ItemStatus.QUEUED
-    return row
+        settled = {"agreed": outcome.agreed, "consensus_value": outcome.value}
+    f = record.final
+    final = {} if f is None else {
+        "final_value": f.value, "final_source": f.source, "final_at": f.at,
+        "final_by": users.ids.get(f.by) if f.by and f.source == FinalSource.REVIEWER else None}
+    life = lifecycle.imported(predicted=prediction is not None, annotated=bool(values), gold_value=record.gold,
+                              gold_at=record.gold_at, at=now, **final, **settled)
+    return {
+        "project_id": project.pk, "external_id": record.external_id, "data": record.data,
+        "priority": 0.0, "needed": project.overlap, "annotation_count": len(values), "gold": record.gold,
+        "prediction": prediction, "confidence": None if prediction is None else record.prediction.confidence,
+        "created_at": now, "updated_at": now, **life.columns(),
+    }
 
 
 def _annotation_rows(project: Project, record: Record, item_id: int, now: datetime, users: _Users):
@@ -324,9 +313,7 @@ def _update(project: Project, records: list[Record], existing: dict[str, int], n
         item = Item(pk=existing[r.external_id], data=r.data, updated_at=now)
         fields = ["data", "updated_at"]
         if r.gold is not None:
-            item.gold = item.final_value = r.gold
-            item.final_source, item.final_at, item.status = FinalSource.GOLD, now, ItemStatus.DONE
-            fields += ["gold", "final_value", "final_source", "final_at", "status"]
+            fields += give_gold(item, r.gold, now)
         if r.prediction is not None:
             item.prediction, item.confidence = _prediction(r), r.prediction.confidence
             fields += ["prediction", "confidence"]

@@ -234,11 +234,12 @@ def _scores(raw: Any, field: str) -> dict[str, float] | None:
         return None
     if not is_object(raw):
         raise ValueShapeError(field, "must be an object of label: probability")
-    scores = {}
+    scores: dict[str, float] = {}
     for label, p in raw.items():
-        if p is None:
+        score = confidence(p, f"{field}.{label}")
+        if score is None:
             raise ValueShapeError(f"{field}.{label}", "must be a number between 0 and 1")
-        scores[str(label)] = confidence(p, f"{field}.{label}")
+        scores[str(label)] = score
     return scores
 
 

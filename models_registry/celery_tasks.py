@@ -10,7 +10,7 @@ from django.db import connection
 from models_registry.backends import BackendError
 from models_registry.prelabel import prelabel
 from models_registry.training import train
-from models_registry.triggers import request_training
+from models_registry.triggers import after_training, request_training
 from tasks import jobs
 from tasks.models import Job, Project
 
@@ -59,6 +59,10 @@ def train_model(self, job_id: int) -> None:
             jobs.mark_waiting(job_id)  # its message is alive: the resend sweep leaves it alone
             raise self.retry(countdown=BUSY_RETRY_SECONDS)
         jobs.run(job_id, _train, expected=(BackendError,))
+    try:
+        after_training(project_id)
+    except BackendError as exc:
+        log.warning("no training of project %s follows job %s: %s", project_id, job_id, exc)
 
 
 @shared_task(name="models_registry.prelabel")

@@ -8,6 +8,12 @@ from django.db.models import Q
 from tasks.models import Item, Job, Project
 
 
+class ModelVersionQuerySet(models.QuerySet):
+    def active_for(self, project) -> ModelVersion | None:
+        """The project's active version (the one that pre-labels), or None."""
+        return self.filter(project=project, active=True).first()
+
+
 class ModelVersion(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
     version = models.PositiveIntegerField()
@@ -39,6 +45,8 @@ class ModelVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ModelVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-version"]

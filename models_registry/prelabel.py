@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import orjson
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -16,11 +15,10 @@ from audit.models import AuditEvent
 from models_registry import artifacts
 from models_registry.backends import BACKENDS, Backend, BackendError, builtin_for
 from models_registry.backends.external_http import ExternalHTTPBackend
-from models_registry.evaluation import values_and_confidence
 from models_registry.models import ModelVersion, Prediction
-from models_registry.scoring import priorities
-from tasks import jobs, routing
-from tasks.models import FinalSource, Item, ItemStatus, Job, Project, ReviewReason
+from models_registry.scoring import priorities, structured_priorities
+from tasks import items, jobs, lifecycle, routing
+from tasks.models import FinalSource, Item, ItemStatus, Job, Project
 
 BATCH = 5000
 
@@ -28,8 +26,8 @@ BATCH = 5000
 def targets(project: Project):
     """Items the model decides about: waiting ones, and ones an earlier model accepted."""
     return Item.objects.filter(project=project).filter(
-        Q(final_source="", status__in=[ItemStatus.NEW, ItemStatus.QUEUED])
-        | Q(final_source=FinalSource.MODEL, status=ItemStatus.AUTO_ACCEPTED)
+        Q(final_source="", status__in=lifecycle.LABELABLE)
+        | Q(final_source=lifecycle.Source.MODEL, status=lifecycle.Status.AUTO_ACCEPTED)
     )
 
 
@@ -73,7 +71,7 @@ def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int |
     with transaction.atomic():
         if job is not None and not jobs.lock_unfinished(job):
             return outcome
-        mv = ModelVersion.objects.filter(project=project, active=True).first()
+        mv = ModelVersion.objects.active_for(project)
         first = targets(project).order_by("id").values("data").first()
         if first is None:
             if job is not None:
@@ -89,7 +87,7 @@ def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int |
         now = timezone.now()
         while True:
             rows = list(targets(project).filter(id__gt=last_id).order_by("id").values(
-                "id", "data", "status", "annotation_count", "needed", "final_value")[:BATCH])
+                "id", "data", "status", "final_source", "annotation_count", "needed", "final_value")[:BATCH])
             if not rows:
                 break
             last_id = rows[-1]["id"]
@@ -107,16 +105,15 @@ def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int |
 def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now, outcome: Outcome) -> None:
     ids = [r["id"] for r in rows]
     data = [r["data"] for r in rows]
-    if isinstance(backend, ExternalHTTPBackend):
-        result = backend.predict(model, data, ids=ids)
-    else:
-        result = backend.predict(model, data)
-    values, confidence = values_and_confidence(project.task_type, result.classes, result.probs)
+    result = backend.predict_values(model, data, ids=ids)
+    values, confidence = result.values, result.confidence
     if project.strategy == "random":
         # A random order that stays put when pre-labeling runs again.
         priority = routing.audit_draws(ids, salt=0x5EED)
-    else:
+    elif result.probs is not None:
         priority = priorities(project.strategy, result.probs, multi_label=project.task_type == "multi_label")
+    else:
+        priority = structured_priorities(project.strategy, confidence, result.uncertainty)
     # Items nobody has annotated may be accepted by the model; the others only get the
     # prediction, a new priority and, if the model is unsure, more annotations.
     band = routing.bands(confidence, thresholds, draws=routing.audit_draws(ids, salt=mv.pk * 1_000_003 + seed))
@@ -126,7 +123,7 @@ def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now, 
             outcome.unreadable += 1
             continue
         outcome.scored += 1
-        scores = {c: round(float(p), 6) for c, p in zip(result.classes, result.probs[k])}
+        scores = result.scores[k]
         conf = float(confidence[k])
         predictions.append(Prediction(item_id=row["id"], model_version=mv, value=values[k], confidence=conf,
                                       scores=scores))
@@ -136,17 +133,11 @@ def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now, 
         if row["annotation_count"] > 0 and b in (routing.Band.AUTO_ACCEPT, routing.Band.AUDIT):
             b = routing.Band.NORMAL
         outcome.bands[b] = outcome.bands.get(b, 0) + 1
-        update = {"id": row["id"], "prediction": snapshot, "confidence": conf, "priority": float(priority[k]),
-                  "status": ItemStatus.QUEUED, "needed": max(routing.needed(b, thresholds), row["needed"]
-                                                            if row["annotation_count"] else 0),
-                  "final_value": None, "final_source": "", "final_at": None, "review_reason": ""}
-        if b == routing.Band.AUTO_ACCEPT:
-            update.update(status=ItemStatus.AUTO_ACCEPTED, final_value=values[k], final_source=FinalSource.MODEL,
-                          final_at=now)
-        elif b == routing.Band.AUDIT:
-            # Accepted, and a reviewer checks it: the model's value stands until they decide.
-            update.update(status=ItemStatus.IN_REVIEW, final_value=values[k], final_source=FinalSource.MODEL,
-                          final_at=now, review_reason=ReviewReason.AUDIT)
+        updates.append({
+            "id": row["id"], "prediction": snapshot, "confidence": conf, "priority": float(priority[k]),
+            "needed": max(routing.needed(b, thresholds), row["needed"] if row["annotation_count"] else 0),
+            "life": lifecycle.routed(row["status"], row["final_source"], b, values[k], now),
+            "was": (row["status"], row["final_source"], row["annotation_count"])})
         unchanged = (b == routing.Band.AUTO_ACCEPT and row["status"] == ItemStatus.AUTO_ACCEPTED
                      and row["final_value"] == values[k])
         if b in (routing.Band.AUTO_ACCEPT, routing.Band.AUDIT) and not unchanged:
@@ -154,56 +145,8 @@ def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now, 
                                      payload={"value": values[k], "source": FinalSource.MODEL,
                                               "model_version": mv.version, "confidence": round(conf, 6),
                                               "audit": b == routing.Band.AUDIT}))
-        updates.append(update)
     Prediction.objects.bulk_create(predictions, batch_size=BATCH, update_conflicts=True,
                                    unique_fields=["item", "model_version"],
                                    update_fields=["value", "confidence", "scores"])
-    _update_items(updates, now)
-    trail.record_many(events)
-
-
-_UPDATE_COLUMNS = ("prediction", "confidence", "priority", "status", "needed", "final_value", "final_source",
-                   "final_at", "review_reason")
-
-
-def _update_items(updates: list[dict], now) -> None:
-    """One UPDATE for the whole batch on PostgreSQL; bulk_update elsewhere."""
-    if not updates:
-        return
-    if connection.vendor == "postgresql":
-        def dump(v):
-            return None if v is None else orjson.dumps(v).decode()
-        params = [
-            [u["id"] for u in updates],
-            [dump(u["prediction"]) for u in updates],
-            [u["confidence"] for u in updates],
-            [u["priority"] for u in updates],
-            [str(u["status"]) for u in updates],
-            [u["needed"] for u in updates],
-            [dump(u["final_value"]) for u in updates],
-            [str(u["final_source"]) for u in updates],
-            [u["final_at"] for u in updates],
-            [str(u["review_reason"]) for u in updates],
-            now,
-        ]
-        with connection.cursor() as cur:
-            cur.execute("""
-                UPDATE tasks_item AS i SET
-                    prediction = v.prediction::jsonb, confidence = v.confidence, priority = v.priority,
-                    status = v.status, needed = v.needed, final_value = v.final_value::jsonb,
-                    final_source = v.final_source, final_at = v.final_at, review_reason = v.review_reason,
-                    updated_at = %s
-                FROM unnest(%s::bigint[], %s::text[], %s::float8[], %s::float8[], %s::text[], %s::int[],
-                            %s::text[], %s::text[], %s::timestamptz[], %s::text[])
-                    AS v(id, prediction, confidence, priority, status, needed, final_value, final_source,
-                         final_at, review_reason)
-                WHERE i.id = v.id
-            """, [params[-1], *params[:-1]])
-        return
-    items = []
-    for u in updates:
-        item = Item(id=u["id"], updated_at=now)
-        for column in _UPDATE_COLUMNS:
-            setattr(item, column, u[column])
-        items.append(item)
-    Item.objects.bulk_update(items, [*_UPDATE_COLUMNS, "updated_at"], batch_size=500)
+    written = items.write_many(updates, now)
+    trail.record_many([e for e in events if e.item_id in written])

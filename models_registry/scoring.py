@@ -72,3 +72,19 @@ def priorities(strategy: str, probs: np.ndarray, *, multi_label: bool = False) -
     if multi_label and score in (least_confidence, margin, entropy):
         return _per_decision(score, probs)
     return score(probs)
+
+
+def structured_priorities(strategy: str, confidence: np.ndarray, uncertainty: np.ndarray | None = None) -> np.ndarray:
+    """Queue priorities of structured predictions (spans, boxes), which have no class matrix.
+
+    Least confidence is 1 - the item's confidence (its least sure span or box); entropy and margin
+    use the model's own uncertainty where it gives one (e.g. the mean token entropy of a sequence).
+    """
+    confidence = np.asarray(confidence, dtype=float)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; use one of {sorted(STRATEGIES)}")
+    if strategy == "sequential":
+        return np.zeros(len(confidence))
+    if strategy in ("entropy", "margin") and uncertainty is not None:
+        return np.asarray(uncertainty, dtype=float)
+    return 1.0 - confidence

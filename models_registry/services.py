@@ -37,7 +37,8 @@ def check_usable(mv: ModelVersion) -> None:
 def make_active(mv: ModelVersion, *, user=None, reason: str = "manual") -> Job:
     """Inside a transaction: make `mv` the serving version and re-score the queue with it."""
     now = timezone.now()
-    previous = ModelVersion.objects.filter(project_id=mv.project_id, active=True).exclude(pk=mv.pk).first()
+    current = ModelVersion.objects.active_for(mv.project_id)
+    previous = current if current is not None and current.pk != mv.pk else None
     if previous is not None:
         ModelVersion.objects.filter(pk=previous.pk).update(active=False)
     ModelVersion.objects.filter(pk=mv.pk).update(active=True, activated_at=now)
@@ -62,7 +63,7 @@ def rollback_target(project: Project) -> ModelVersion | None:
 
 def rollback(project: Project, *, user=None) -> tuple[ModelVersion, Job]:
     """Bring back the version that served before the current one."""
-    current = ModelVersion.objects.filter(project=project, active=True).first()
+    current = ModelVersion.objects.active_for(project)
     earlier = rollback_target(project)
     if earlier is None:
         raise BackendError("No earlier active version to roll back to.")
@@ -78,7 +79,7 @@ def start_prelabel(project: Project, *, user=None) -> Job:
     if project.model_backend == "http":
         if not project.model_endpoint:
             raise BackendError("The project names no model endpoint.")
-    elif not ModelVersion.objects.filter(project=project, active=True).exists():
+    elif ModelVersion.objects.active_for(project) is None:
         raise BackendError("The project has no active model; train one (or activate a version) first.")
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()

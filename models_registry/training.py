@@ -21,29 +21,19 @@ from sklearn.model_selection import KFold
 
 from audit import trail
 from models_registry import artifacts, label_issues, services
-from models_registry.backends import Backend, BackendError, builtin_for
-from models_registry.backends.sklearn_common import check_trainable
-from models_registry.evaluation import metrics
+from models_registry.backends import Backend, BackendError, Probabilities
 from models_registry.holdout import is_held_out
+from models_registry.learners import Learner, learner_for
 from models_registry.models import LabelIssue, ModelVersion
 from tasks import jobs
-from tasks.models import FinalSource, Item, Job, Project
+from tasks.models import Item, Job, Project
 
 log = logging.getLogger(__name__)
 
-# Final values that are human (or gold) truth; the model's own acceptances are not.
-TRUTH_SOURCES = (FinalSource.GOLD, FinalSource.CONSENSUS, FinalSource.REVIEWER)
-TRAINABLE_TASKS = ("classification", "multi_label")
 # Labeled items the training part needs before a project can train.
 MIN_LABELS = 10
 # Folds of the cross-validation that gives every training item an out-of-sample probability.
 FOLDS = 3
-# The held-out metric that decides champion against challenger.
-DECIDING_METRIC = "accuracy"
-
-
-def human_labeled(project: Project):
-    return Item.objects.filter(project=project, final_source__in=TRUTH_SOURCES)
 
 
 @dataclass(frozen=True)
@@ -55,7 +45,7 @@ class LabelState:
 
     @classmethod
     def of(cls, project: Project) -> LabelState:
-        row = human_labeled(project).aggregate(n=Count("id"), last=Max("final_at"))
+        row = Item.objects.filter(project=project).human_final().aggregate(n=Count("id"), last=Max("final_at"))
         return cls(row["n"], row["last"])
 
     def same_as(self, mv: ModelVersion) -> bool:
@@ -73,18 +63,18 @@ class LabeledItems:
                             [self.targets[i] for i in index])
 
 
-def labeled_items(project: Project) -> tuple[LabeledItems, LabeledItems]:
+def labeled_items(project: Project, learner: Learner) -> tuple[LabeledItems, LabeledItems]:
     """The training part and the held-out part of the human-labeled items, in id order."""
-    key = "labels" if project.task_type == "multi_label" else "label"
     train, held = LabeledItems(), LabeledItems()
-    rows = human_labeled(project).order_by("id").values_list("id", "data", "final_value")
+    rows = Item.objects.filter(project=project).human_final().order_by("id").values_list("id", "data", "final_value")
     for pk, data, value in rows.iterator(chunk_size=5000):
-        if isinstance(value, dict) and key in value:
+        target = learner.target(value)
+        if target is not None:
             part = held if is_held_out(pk) else train
             part.ids.append(pk)
             part.data.append(data)
-            part.targets.append(value[key])
-    if key == "label":
+            part.targets.append(target)
+    if learner.keep_classes_in_training:
         # A class whose every example fell into the held-out part could never be learned: train on them.
         missing = set(held.targets) - set(train.targets)
         if missing:
@@ -96,12 +86,12 @@ def labeled_items(project: Project) -> tuple[LabeledItems, LabeledItems]:
     return train, held
 
 
-def check_can_train(project: Project) -> None:
-    if project.task_type not in TRAINABLE_TASKS:
-        raise BackendError(f"Built-in models exist for classification and multi_label projects, "
-                           f"not {project.task_type}.")
+def check_can_train(project: Project) -> Learner:
+    """The project's learner, if the project trains a built-in model."""
+    learner = learner_for(project.task_type)
     if project.model_backend != "builtin":
         raise BackendError("This project uses an external model; train it where it runs.")
+    return learner
 
 
 def no_new_labels_reason(project: Project, state: LabelState | None = None) -> str | None:
@@ -148,36 +138,39 @@ class Decision:
     champion: float | None = None
     champion_version: int | None = None
 
+    metric: str = "accuracy"
+
     def as_dict(self, challenger: float | None, margin: float) -> dict:
-        return {"outcome": self.outcome, "metric": DECIDING_METRIC, "challenger": challenger,
+        return {"outcome": self.outcome, "metric": self.metric, "challenger": challenger,
                 "champion": self.champion, "champion_version": self.champion_version, "margin": margin,
                 "reason": self.reason}
 
 
-def _judge(project: Project, backend: Backend, held: LabeledItems, score: float | None) -> Decision:
+def _judge(project: Project, learner: Learner, backend: Backend, held: LabeledItems,
+           score: float | None) -> Decision:
     """Champion against challenger on the same held-out items."""
-    champion = ModelVersion.objects.filter(project=project, active=True).first()
-    margin = project.promotion_margin
+    champion = ModelVersion.objects.active_for(project)
+    margin, metric = project.promotion_margin, learner.deciding_metric
     if champion is None:
-        return Decision(True, "first", "No version was active; this one takes over.")
+        return Decision(True, "first", "No version was active; this one takes over.", metric=metric)
     if score is None:
         return Decision(False, "waiting", "No held-out labels to compare on yet; an ML engineer decides.",
-                        champion_version=champion.version)
+                        champion_version=champion.version, metric=metric)
     try:
         model = artifacts.load(champion.artifact.name, champion.artifact_sha256)
     except BackendError as exc:
         services.mark_corrupt(champion, str(exc))
         return Decision(True, "activated", f"The active version {champion.version} cannot be used: {exc}",
-                        champion_version=champion.version)
+                        champion_version=champion.version, metric=metric)
     champion_backend = type(backend)(project.task_type, list(champion.labels))
-    predicted = champion_backend.predict(model, held.data)
-    theirs = metrics(project.task_type, predicted.classes, predicted.probs, held.targets)[DECIDING_METRIC]
+    theirs = learner.evaluate(champion_backend.predict_values(model, held.data), held.targets)[metric]
     if score >= theirs - margin:
-        return Decision(True, "activated", f"Held-out {DECIDING_METRIC} {score:.4f} against {theirs:.4f} of "
-                        f"version {champion.version}: not worse by more than {margin}.", theirs, champion.version)
-    return Decision(False, "waiting", f"Held-out {DECIDING_METRIC} {score:.4f} is below version "
+        return Decision(True, "activated", f"Held-out {metric} {score:.4f} against {theirs:.4f} of "
+                        f"version {champion.version}: not worse by more than {margin}.", theirs, champion.version,
+                        metric)
+    return Decision(False, "waiting", f"Held-out {metric} {score:.4f} is below version "
                     f"{champion.version}'s {theirs:.4f} by more than {margin}; an ML engineer decides.",
-                    theirs, champion.version)
+                    theirs, champion.version, metric)
 
 
 def _skip(project: Project, reason: str, *, user, job: Job | None) -> None:
@@ -193,39 +186,42 @@ def _skip(project: Project, reason: str, *, user, job: Job | None) -> None:
 def train(project: Project, *, user=None, job: Job | None = None, trigger: str = "manual",
           force: bool = False) -> ModelVersion | None:
     """Fit, judge and store the next version; None if there was nothing new to learn from."""
-    check_can_train(project)
+    learner = check_can_train(project)
     started = time.monotonic()
     state = LabelState.of(project)
     reason = None if force else no_new_labels_reason(project, state)
     if reason:
         _skip(project, reason, user=user, job=job)
         return None
-    train_part, held = labeled_items(project)
+    train_part, held = labeled_items(project, learner)
     if not train_part.ids and not held.ids:
         raise BackendError("Training needs labeled items; the project has no final labels yet.")
-    check_trainable(project.task_type, train_part.targets + held.targets, minimum=MIN_LABELS)
-    backend = builtin_for(train_part.data[0])(project.task_type, list(project.labels))
-    progress = _Progress(job, total=min(FOLDS, len(train_part.ids)) + 3)
+    learner.check(train_part.targets + held.targets, MIN_LABELS)
+    backend = learner.backend(train_part.data[0])(project.task_type, list(project.labels))
+    folds = min(FOLDS, len(train_part.ids)) if learner.has_classes else 0
+    progress = _Progress(job, total=folds + 3)
 
-    oos = _out_of_sample(backend, train_part, progress)
+    oos = _out_of_sample(backend, train_part, progress) if learner.has_classes else None
     model = backend.fit(train_part.data, train_part.targets)
     progress.step()
     held_probs = None
     if held.ids:
-        predicted = backend.predict(model, held.data)
+        predicted = backend.predict_values(model, held.data)
         held_probs = predicted.probs
-        scores = metrics(project.task_type, predicted.classes, held_probs, held.targets)
+        scores = learner.evaluate(predicted, held.targets)
         scores["evaluated_on"] = "holdout"
     elif oos is not None:
-        scores = metrics(project.task_type, list(project.labels), oos, train_part.targets)
+        ok = np.ones(len(oos), dtype=bool)
+        scores = learner.evaluate(backend.from_probabilities(Probabilities(list(project.labels), oos, ok)),
+                                  train_part.targets)
         scores["evaluated_on"] = "cross_validation"
     else:
         scores = {}
-    score = scores.get(DECIDING_METRIC) if held.ids else None
-    decision = _judge(project, backend, held, score)
+    score = scores.get(learner.deciding_metric) if held.ids else None
+    decision = _judge(project, learner, backend, held, score)
     progress.step()
     issues = _label_issues(project, train_part, held, oos, held_probs)
-    return _store(project, backend, model, train_part, held, scores, decision, issues, state,
+    return _store(project, learner, backend, model, train_part, held, scores, decision, issues, state,
                   seconds=time.monotonic() - started, user=user, job=job, trigger=trigger)
 
 
@@ -245,16 +241,12 @@ def _label_issues(project, train_part, held, oos, held_probs) -> list[tuple[int,
     return [(ids[issue.index], issue) for issue in found]
 
 
-def _label_counts(task_type: str, targets: list[Any]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for t in targets:
-        for label in (t if task_type == "multi_label" else [t]):
-            counts[label] = counts.get(label, 0) + 1
-    return dict(sorted(counts.items()))
+# The figures of a version the audit trail keeps (whichever the task type's metrics have).
+_SUMMARY = ("accuracy", "macro_f1", "ece", "f1", "precision", "recall", "log_loss", "map50")
 
 
-def _store(project, backend, model, train_part, held, scores, decision: Decision, issues, state: LabelState, *,
-           seconds: float, user, job: Job | None, trigger: str) -> ModelVersion:
+def _store(project, learner: Learner, backend, model, train_part, held, scores, decision: Decision, issues,
+           state: LabelState, *, seconds: float, user, job: Job | None, trigger: str) -> ModelVersion:
     with transaction.atomic():
         if job is not None and not jobs.lock_unfinished(job):
             return ModelVersion.objects.get(job=job)
@@ -265,10 +257,10 @@ def _store(project, backend, model, train_part, held, scores, decision: Decision
         mv = ModelVersion.objects.create(
             project=project, version=version, backend=backend.name, labels=list(project.labels),
             train_size=len(train_part.ids), holdout_size=len(held.ids),
-            label_counts=_label_counts(project.task_type, train_part.targets), labels_seen=state.count,
+            label_counts=learner.count_labels(train_part.targets), labels_seen=state.count,
             last_final_at=state.last, metrics=scores, artifact=relative, artifact_sha256=digest,
             training_seconds=round(seconds, 3), trigger=trigger, job=job, created_by=user,
-            decision=decision.as_dict(scores.get(DECIDING_METRIC), project.promotion_margin),
+            decision=decision.as_dict(scores.get(learner.deciding_metric), project.promotion_margin),
         )
         LabelIssue.objects.bulk_create([
             LabelIssue(model_version=mv, item_id=item_id, rank=rank, given=issue.given, suggested=issue.suggested,
@@ -276,7 +268,7 @@ def _store(project, backend, model, train_part, held, scores, decision: Decision
             for rank, (item_id, issue) in enumerate(issues, start=1)])
         trail.record("model.trained", user=user, project=project, version=version, train_size=len(train_part.ids),
                      holdout_size=len(held.ids), trigger=trigger,
-                     metrics={k: scores.get(k) for k in ("accuracy", "macro_f1", "ece")}, decision=mv.decision)
+                     metrics={k: scores[k] for k in _SUMMARY if k in scores}, decision=mv.decision)
         prelabel_job = services.make_active(mv, user=user, reason=decision.outcome) if decision.activate else None
         if job is not None:
             job.progress = job.total or job.progress

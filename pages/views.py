@@ -27,7 +27,7 @@ from models_registry.models import LabelIssue, ModelVersion
 from models_registry.training import check_can_train
 from pages import charts
 from tasks import jobs, services
-from tasks.access import is_member, visible_projects
+from tasks.access import is_member
 from tasks.models import Item, ItemStatus, Job, Project, Strategy
 from tasks.serializers import ProjectSerializer
 
@@ -35,7 +35,7 @@ from tasks.serializers import ProjectSerializer
 @login_required
 def home(request):
     """The caller's projects with their progress: done / total, and my annotations today."""
-    projects = list(visible_projects(request.user).order_by("id"))
+    projects = list(Project.objects.visible_to(request.user).order_by("id"))
     ids = [p.pk for p in projects]
     counts = {
         row["project_id"]: row
@@ -81,7 +81,6 @@ def _screen_config(request, project: Project, **project_fields) -> dict:
     return {
         "project": {"id": project.pk, "name": project.name, "task_type": project.task_type, **project_fields},
         "user": {"id": request.user.pk, "username": request.user.username, "role": request.user.effective_role},
-        "api": "/api",
     }
 
 
@@ -89,8 +88,8 @@ def _screen_config(request, project: Project, **project_fields) -> dict:
 def review(request, pk: int):
     """The review screen of a project: reviewers (and admins) adjudicate items in review."""
     project = _member_project(request, pk, permissions.REVIEW, "review items")
-    labels = ["a", "b", "tie"] if project.task_type == "pairwise" else list(project.labels or [])
-    config = _screen_config(request, project, labels=labels)
+    # The same fields as the labeling screen's: the review edits values with the labeling widgets.
+    config = _screen_config(request, project, labels=project.labels)
     return render(request, "review.html", {"project": project, "config": config})
 
 
@@ -299,7 +298,7 @@ class MediaView(APIView):
         if not request.user.is_admin:
             # Unindexed JSON lookup, but only over the caller's projects' items, and EXISTS stops at the first.
             url = f"{settings.MEDIA_URL}{path}"
-            if not Item.objects.filter(project__in=visible_projects(request.user), data__image=url).exists():
+            if not Item.objects.visible_to(request.user).filter(data__image=url).exists():
                 raise Http404("No such image.")
         return serve(request, path, document_root=settings.MEDIA_ROOT)
 

@@ -9,13 +9,6 @@ from common.errors import Forbidden, NotFound
 from tasks.models import Item, Job, Membership, Project
 
 
-def visible_projects(user) -> QuerySet[Project]:
-    """Projects the user may read: all for admins, else those they are a member of."""
-    if user.is_admin:
-        return Project.objects.all()
-    return Project.objects.filter(id__in=Membership.objects.filter(user=user).values("project_id"))
-
-
 def is_member(user, project_id: int) -> bool:
     return user.is_admin or Membership.objects.filter(user=user, project_id=project_id).exists()
 

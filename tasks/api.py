@@ -14,8 +14,8 @@ from accounts import permissions
 from accounts.models import User
 from accounts.serializers import UserSerializer
 from tasks import jobs, queue, services
-from tasks.access import check_role, get_item, get_job, get_project, visible_projects
-from tasks.models import ItemStatus, Job, JobState, Membership
+from tasks.access import check_role, get_item, get_job, get_project
+from tasks.models import ItemStatus, Job, JobState, Membership, Project
 from tasks.serializers import (
     ItemSerializer,
     JobSerializer,
@@ -32,7 +32,7 @@ class ProjectListView(generics.ListCreateAPIView):
     serializer_class = ProjectSerializer
 
     def get_queryset(self):
-        return visible_projects(self.request.user).order_by("id")
+        return Project.objects.visible_to(self.request.user).order_by("id")
 
     def create(self, request, *args, **kwargs):
         # Before validation, so a non-admin gets 403 whatever the body, not a 400 about its fields.

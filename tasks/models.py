@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from tasks.lifecycle import HUMAN_SOURCES, LABELABLE, Reason, Source, Status
+
 
 class TaskType(models.TextChoices):
     CLASSIFICATION = "classification"
@@ -20,6 +22,14 @@ class Strategy(models.TextChoices):
     ENTROPY = "entropy"
     RANDOM = "random"
     SEQUENTIAL = "sequential"
+
+
+class ProjectQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ProjectQuerySet:
+        """Projects the user may read: all for admins, else those they are a member of."""
+        if user.is_admin:
+            return self
+        return self.filter(id__in=Membership.objects.filter(user=user).values("project_id"))
 
 
 class Project(models.Model):
@@ -60,6 +70,8 @@ class Project(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ProjectQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
 
@@ -83,30 +95,34 @@ class Membership(models.Model):
         return f"{self.user_id} in {self.project_id}"
 
 
-class ItemStatus(models.TextChoices):
-    NEW = "new"  # no prediction yet
-    QUEUED = "queued"  # waiting for annotations
-    AUTO_ACCEPTED = "auto_accepted"
-    IN_REVIEW = "in_review"
-    DONE = "done"
+# An item's statuses, final sources and review reasons are the lifecycle's (`tasks.lifecycle`); these are
+# their choices for the database columns.
+ItemStatus = models.TextChoices("ItemStatus", [(s.name, s.value) for s in Status])
+FinalSource = models.TextChoices("FinalSource", [(s.name, s.value) for s in Source])
+ReviewReason = models.TextChoices("ReviewReason", [(s.name, s.value) for s in Reason])
 
 
-# Statuses whose items the labeling queue hands out.
-LABELABLE = (ItemStatus.NEW, ItemStatus.QUEUED)
+class ItemQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ItemQuerySet:
+        """Items of the projects the user may read: all for admins, else their projects'."""
+        if user.is_admin:
+            return self
+        return self.filter(project__in=Membership.objects.filter(user=user).values("project_id"))
 
+    def labelable(self) -> ItemQuerySet:
+        """Items the labeling queue may hand out (waiting for annotations)."""
+        return self.filter(status__in=LABELABLE)
 
-class FinalSource(models.TextChoices):
-    GOLD = "gold"
-    CONSENSUS = "consensus"
-    REVIEWER = "reviewer"
-    MODEL = "model"
+    def in_review(self) -> ItemQuerySet:
+        return self.filter(status=Status.IN_REVIEW)
 
+    def finished(self) -> ItemQuerySet:
+        """Items with a final value that stands: done, or accepted from the model."""
+        return self.filter(status__in=[Status.DONE, Status.AUTO_ACCEPTED])
 
-class ReviewReason(models.TextChoices):
-    DISAGREEMENT = "disagreement"
-    ESCALATED = "escalated"
-    AUDIT = "audit"
-    LOW_AGREEMENT = "low_agreement"
+    def human_final(self) -> ItemQuerySet:
+        """Items whose final value people gave (gold, consensus, reviewer)."""
+        return self.filter(final_source__in=HUMAN_SOURCES)
 
 
 class Item(models.Model):
@@ -136,6 +152,8 @@ class Item(models.Model):
     confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

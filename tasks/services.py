@@ -1,14 +1,13 @@
-"""Writes to projects, memberships and items' final values."""
+"""Writes to projects and memberships (an item's life is written by `tasks.items`)."""
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from audit import trail
 from tasks import signals
-from tasks.models import FinalSource, Item, ItemStatus, Membership, Project
+from tasks.models import Item, Membership, Project
 
 # Project settings whose changes are recorded in the audit trail.
 _AUDITED_SETTINGS = (
@@ -41,9 +40,8 @@ def update_project(project: Project, *, user, **fields: Any) -> Project:
             # Waiting items take the new overlap, unless they already have that many
             # annotations (they keep waiting for the count they were routed with), and
             # escalated items keep theirs.
-            Item.objects.filter(project=project, status__in=[ItemStatus.NEW, ItemStatus.QUEUED],
-                                needed=before["overlap"], annotation_count__lt=project.overlap,
-                                ).update(needed=project.overlap)
+            Item.objects.filter(project=project, needed=before["overlap"], annotation_count__lt=project.overlap,
+                                ).labelable().update(needed=project.overlap)
         after = _settings(project)
         changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
         if changed:
@@ -70,28 +68,3 @@ def remove_member(project: Project, member, *, user) -> bool:
         if deleted:
             trail.record("member.removed", user=user, project=project, member=member.pk)
     return deleted
-
-
-def set_final(item: Item, value: Any, source: str, *, user=None, reason: str = "") -> None:
-    """Make `value` the item's final label. Call while holding a lock on the item row."""
-    item.final_value = value
-    item.final_source = source
-    item.final_by = user if source == FinalSource.REVIEWER else None
-    item.final_at = timezone.now()
-    item.status = ItemStatus.DONE
-    item.review_reason = ""
-    item.save(update_fields=["final_value", "final_source", "final_by", "final_at", "status", "review_reason",
-                             "updated_at"])
-    trail.record("final.set", user=user, project=item.project_id, item=item, value=value, source=source,
-                 reason=reason)
-    if source != FinalSource.MODEL:
-        project_id = item.project_id
-        transaction.on_commit(lambda: signals.human_final_label.send(sender=Item, project_id=project_id))
-
-
-def send_to_review(item: Item, reason: str) -> None:
-    """Put the item in front of reviewers. Call while holding a lock on the item row."""
-    item.status = ItemStatus.IN_REVIEW
-    item.review_reason = reason
-    item.save(update_fields=["status", "review_reason", "updated_at"])
-    trail.record("review.requested", project=item.project_id, item=item, reason=reason)

@@ -59,7 +59,7 @@ def validate_value(task_type: str, labels: Sequence[str], value: Any, data: Mapp
         chosen = v["labels"]
         if not isinstance(chosen, list):
             raise ValueShapeError(f"{field}.labels", "must be a list of label names")
-        out = []
+        out: list[Any] = []
         for i, label in enumerate(chosen):
             name = _label(label, labels, f"{field}.labels[{i}]")
             if name in out:

@@ -92,7 +92,7 @@ def _json_records(values: Iterator[tuple[int, Any]], schema: Schema, options: Re
 
 def _labelled(values: Iterable[tuple[int, Any]], schema: Schema, options: ReadOptions, unit: str) -> Iterator[Record]:
     """Records whose label sits under `options.label_column` (flat records, or beside "data")."""
-    key = options.label_column
+    key = options.label_column or ""
     for number, raw in values:
         label = None
         if isinstance(raw, dict):

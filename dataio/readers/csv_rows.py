@@ -50,7 +50,7 @@ def read_csv(stream: BinaryIO, schema: Schema, options: ReadOptions) -> Iterator
         columns = ", ".join(h for h in header if h)
         return RecordError(None, name, f"the CSV has no {name!r} column (columns: {columns})")
 
-    label_index = None
+    label_index, label_column = None, options.label_column or ""
     if options.label_column is not None:
         if options.label_column not in index:
             raise missing(options.label_column)
@@ -96,7 +96,7 @@ def read_csv(stream: BinaryIO, schema: Schema, options: ReadOptions) -> Iterator
             record = make_record(line, schema, {key: row[i] for key, i in chosen},
                                  external_id=row[id_index] if id_index is not None else None, unit="row")
         if label_index is not None:
-            record = with_label(record, row[label_index], options.label_column, schema, options)
+            record = with_label(record, row[label_index], label_column, schema, options)
         yield record
 
 

@@ -108,7 +108,7 @@ class ImageStore:
                     if width * height > self.max_pixels:
                         raise refuse(number, name, f"is {width}×{height} pixels; an image may have at most "
                                                    f"{self.max_pixels} (a decompression bomb?)")
-                    kind = image.format
+                    kind = image.format or ""
                     image.verify()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise refuse(number, name, f"has more pixels than allowed ({self.max_pixels}; a decompression bomb?)") \
@@ -178,7 +178,7 @@ def read_zip(stream: BinaryIO, schema: Schema, options: ReadOptions, store: Imag
         spooled = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # zip needs to seek
         shutil.copyfileobj(stream, spooled)
         spooled.seek(0)
-        stream = spooled
+        stream = spooled  # type: ignore[assignment]  # a file object, as zipfile needs
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):

@@ -72,7 +72,7 @@ class _Window:
     def skip_space(self) -> str:
         """Move past whitespace; the next character, or "" at the end of the file."""
         while True:
-            self.pos = _WS.match(self.text, self.pos).end()
+            self.pos = _WS.match(self.text, self.pos).end()  # type: ignore[union-attr]  # matches "" too
             if self.pos < len(self.text):
                 return self.text[self.pos]
             if self.eof:

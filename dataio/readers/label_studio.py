@@ -298,7 +298,7 @@ def _spans(value: Mapping, data: Mapping, field: str) -> list[dict]:
             raise ValueShapeError(f"{field}.{key}", "must be a character offset (integer)")
     text = data.get("text")
     quoted = value.get("text")
-    if isinstance(text, str) and isinstance(quoted, str):
+    if isinstance(text, str) and isinstance(quoted, str) and isinstance(start, int) and isinstance(end, int):
         start, end = _code_points(text, start, end, quoted)
     return [{"start": start, "end": end, "label": label} for label in _strings(value.get("labels"), f"{field}.labels")]
 
@@ -320,10 +320,13 @@ def _code_points(text: str, start: int, end: int, quoted: str) -> tuple[int, int
 
 
 def _boxes(entry: Mapping, value: Mapping, field: str) -> list[dict]:
-    width, height = entry.get("original_width"), entry.get("original_height")
-    for key, size in (("original_width", width), ("original_height", height)):
+    sizes: dict[str, float] = {}
+    for key in ("original_width", "original_height"):
+        size = entry.get(key)
         if not isinstance(size, (int, float)) or isinstance(size, bool) or size <= 0:
             raise ValueShapeError(f"{field}.{key}", "is required to turn percentages into pixels")
+        sizes[key] = size
+    width, height = sizes["original_width"], sizes["original_height"]
     numbers = {}
     for key in ("x", "y", "width", "height"):
         x = value.get(key)
@@ -346,7 +349,7 @@ def _boxes(entry: Mapping, value: Mapping, field: str) -> list[dict]:
 
 def _choice(value: Mapping, field: str) -> str:
     selected = value.get("selected")
-    choice = {"left": "a", "right": "b", "none": "tie"}.get(selected)
+    choice = {"left": "a", "right": "b", "none": "tie"}.get(str(selected))
     if choice is None:
         raise ValueShapeError(field, "must be 'left', 'right' or 'none' (a tie)")
     return choice

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from models_registry.backends.base import Backend, BackendError, Probabilities
+from models_registry.backends.base import Backend, BackendError, Predictions, Probabilities
 
 
 class ExternalHTTPBackend(Backend):
@@ -44,6 +44,9 @@ class ExternalHTTPBackend(Backend):
             reason = getattr(exc, "reason", exc)
             raise BackendError(f"The model endpoint could not be reached: {reason}.") from None
         return self._parse(raw, ids)
+
+    def predict_values(self, model: Any, data: list[dict], ids: list[int] | None = None) -> Predictions:
+        return self.from_probabilities(self.predict(model, data, ids=ids))
 
     def _parse(self, raw: bytes, ids: list[int]) -> Probabilities:
         try:

@@ -2,7 +2,9 @@
 //
 // Boxes are kept in pixels of the original image (naturalWidth/Height) and drawn in percent of
 // it, so zooming only changes the canvas size.
-import { h, labelForKey, labelColor, errorsUnder, showImage } from "./util.js";
+import { h } from "../js/lib/dom.js";
+import { errorsUnder } from "../js/lib/errors.js";
+import { labelForKey, labelColor, showImage } from "./util.js";
 
 export function describe(value) {
   const boxes = (value && value.boxes) || [];
@@ -73,7 +75,7 @@ export function mount(stage, ctx) {
     nh = img.naturalHeight;
     fit();
     render();
-  }, (msg) => { blocked = msg; viewport.classList.add("lb-broken"); });
+  }, (msg) => { blocked = msg; viewport.classList.add("lb-broken"); }, ctx.stuck);
 
   // ------------------------------------------------------------ drawing
 

@@ -1,5 +1,7 @@
 // Classification (one label) and multi-label (any number), on text or on an image.
-import { h, labelKeys, labelForKey, percent, errorsUnder, showImage } from "./util.js";
+import { h } from "../js/lib/dom.js";
+import { errorsUnder } from "../js/lib/errors.js";
+import { labelKeys, labelForKey, percent, showImage } from "./util.js";
 
 export function describe(value) {
   if (value && typeof value.label === "string") return value.label;
@@ -44,7 +46,7 @@ export function mount(stage, ctx) {
       img.className = "lb-img";
       // Tiny images (digits, icons) are scaled up with hard pixels, not blurred.
       img.classList.toggle("pixelated", img.naturalWidth < 96);
-    }, (msg) => { loading = false; blocked = msg; });
+    }, (msg) => { loading = false; blocked = msg; }, ctx.stuck);
   }
 
   const error = h("p", { class: "lb-field-error error", role: "alert", hidden: true });

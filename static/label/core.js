@@ -4,19 +4,21 @@
 // so that Enter swaps the screen at once. Submissions go to an outbox that is kept in
 // localStorage and sent in order; a lost connection only delays them (the page retries and
 // says so), and a 409 after a retry means the first attempt got through.
-import { h, labelKeys, percent, flattenErrors, loadImage } from "./util.js";
+import { request } from "../js/lib/api.js";
+import { h, $, keyRows, pageConfig } from "../js/lib/dom.js";
+import { flattenErrors, errorsText, messageOf, setStatus } from "../js/lib/errors.js";
+import { percent } from "./util.js";
+import { widgetFor, mountWidget, imageOf } from "./widgets.js";
 
-const cfg = JSON.parse(document.getElementById("hitl-config").textContent);
+const cfg = pageConfig();
 const project = cfg.project;
 const leaseMs = (cfg.lease_seconds || 600) * 1000;
-const $ = (id) => document.getElementById(id);
 const ui = {
   stage: $("lb-stage"), submit: $("lb-submit"), skip: $("lb-skip"), undo: $("lb-undo"), status: $("lb-status"),
   error: $("lb-error"), suggestion: $("lb-suggestion"), item: $("lb-item"), count: $("lb-count"),
   help: $("lb-help"), helpDialog: $("lb-help-dialog"), keys: $("lb-keys"),
   instructions: $("lb-instructions"), instructionsDialog: $("lb-instructions-dialog"),
 };
-const MODULES = { classification: "choices", multi_label: "choices", spans: "spans", boxes: "boxes", pairwise: "pairwise" };
 const OUTBOX_KEY = `hitl-outbox:${project.id}:${cfg.user.id}`;
 
 const state = {
@@ -36,38 +38,15 @@ const metrics = { submitToShown: [] };
 window.hitl = { state, metrics, config: cfg };
 
 // ---------------------------------------------------------------- server
+//
+// `request` (../js/lib/api.js) resolves every answer, errors included, and rejects only when none
+// came: offline, or nothing within its time limit (a hung request counts as lost and is retried).
 
 class Fatal extends Error {}
 
-function csrfToken() {
-  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return m ? decodeURIComponent(m[1]) : "";
-}
-
-/** One API call; resolves {status, data}, rejects only when the request did not get an answer. */
-async function api(method, path, body) {
-  const headers = { Accept: "application/json" };
-  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  // A request that hangs counts as lost (and is retried) rather than blocking the queue.
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), 15000);
-  try {
-    const res = await fetch(cfg.api + path, {
-      method, headers, credentials: "same-origin", signal: abort.signal,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    if (res.status !== 204) data = await res.json().catch(() => null);
-    return { status: res.status, data };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const backoff = (n) => Math.min(500 * 2 ** n, 10000);
-const detail = (r) => (r && r.data && r.data.detail) || `error ${r ? r.status : ""}`.trim();
+const detail = (r) => messageOf(r.data, r.status);
 
 /** Wait `ms`, or less if the browser says it is back online. */
 function pause(ms) {
@@ -86,10 +65,9 @@ function onScreenIds() {
 }
 
 function makeEntry(data) {
-  const image = data.item && data.item.data && data.item.data.image;
   return {
     item: data.item, prediction: data.prediction || null, leaseExpiresAt: data.lease_expires_at,
-    image: typeof image === "string" && image ? loadImage(image) : null,
+    image: imageOf(data.item),
     elapsed: 0, shownAt: null, draft: undefined, restored: null, errors: null, fetchedAt: performance.now(),
   };
 }
@@ -100,7 +78,7 @@ async function fetchNext() {
     let r = null;
     try {
       const exclude = onScreenIds();
-      r = await api("GET", `/projects/${project.id}/next/${exclude.length ? `?exclude=${exclude.join(",")}` : ""}`);
+      r = await request("GET", `/projects/${project.id}/next/${exclude.length ? `?exclude=${exclude.join(",")}` : ""}`);
     } catch (e) { /* no answer: retry */ }
     if (r && r.status === 200) { if (attempt) say("Connection is back."); return makeEntry(r.data); }
     if (r && r.status === 204) return null;
@@ -156,7 +134,7 @@ async function flush() {
     while (state.outbox.length) {
       const job = state.outbox[0];
       let r = null;
-      job.inFlight = api("POST", `/items/${job.itemId}/annotations/`, job.body).catch(() => null);
+      job.inFlight = request("POST", `/items/${job.itemId}/annotations/`, job.body).catch(() => null);
       r = await job.inFlight;
       job.inFlight = null;
       job.tries++;
@@ -215,8 +193,7 @@ async function rejected(job, data) {
 // ---------------------------------------------------------------- screen
 
 function say(text, kind = "") {
-  ui.status.textContent = text;
-  ui.status.dataset.kind = kind;
+  setStatus(ui.status, text, kind);
 }
 
 function setCount(n) {
@@ -234,7 +211,7 @@ function showFieldError(errors) {
   state.errorsShown = true;
   const unplaced = state.editor && state.editor.showErrors ? state.editor.showErrors(errors) : errors;
   ui.error.hidden = !unplaced.length;
-  ui.error.textContent = unplaced.map(([path, msg]) => (path === "detail" || path === "non_field_errors" ? msg : `${path}: ${msg}`)).join(" ");
+  ui.error.textContent = errorsText(unplaced);
 }
 
 function clearErrors() {
@@ -270,15 +247,13 @@ function initialValue(entry) {
 
 function show(entry, t0, prefetched) {
   state.current = entry;
-  const ctx = {
-    project, labels: project.labels || [], keys: labelKeys(project.labels || []), item: entry.item,
-    data: entry.item.data || {}, prediction: entry.prediction, image: entry.image, initial: initialValue(entry),
-    changed: () => { if (state.errorsShown) clearErrors(); },
-    say,
-  };
   if (state.editor && state.editor.destroy) state.editor.destroy();
   ui.stage.replaceChildren();
-  state.editor = renderer.mount(ui.stage, ctx);
+  state.editor = mountWidget(renderer, ui.stage, {
+    project, item: entry.item, prediction: entry.prediction, image: entry.image, initial: initialValue(entry),
+    changed: () => { if (state.errorsShown) clearErrors(); },
+    say,
+  });
   ui.item.textContent = `Item ${entry.item.id}${entry.item.external_id ? ` · ${entry.item.external_id}` : ""}`;
   showSuggestion(entry);
   clearErrors();
@@ -394,7 +369,7 @@ async function undo() {
       }
       if (job.outcome !== "saved") return; // refused or dropped: nothing stored to undo
       let r = null;
-      try { r = await api("POST", `/items/${job.itemId}/annotations/undo/`); } catch (e) { /* no answer */ }
+      try { r = await request("POST", `/items/${job.itemId}/annotations/undo/`); } catch (e) { /* no answer */ }
       if (!r) { say("Could not undo: connection lost. Try again.", "error"); return; }
       if (r.status !== 200) {
         state.history.pop();
@@ -439,7 +414,7 @@ const GENERAL_KEYS = [
 
 function fillHelp() {
   const rows = [...(renderer.help ? renderer.help(project) : []), ...GENERAL_KEYS];
-  ui.keys.replaceChildren(...rows.map(([k, what]) => h("tr", {}, h("th", { scope: "row" }, ...k.split(" / ").flatMap((x, i) => [i ? " / " : "", h("kbd", {}, x)])), h("td", {}, what))));
+  ui.keys.replaceChildren(...keyRows(rows));
 }
 
 function onKey(e) {
@@ -481,9 +456,8 @@ function onKey(e) {
 // ---------------------------------------------------------------- start
 
 async function start() {
-  const name = MODULES[project.task_type];
-  if (!name) { fatal(new Fatal(`This screen does not know the task type ${project.task_type}.`)); return; }
-  renderer = await import(`./${name}.js`);
+  renderer = await widgetFor(project.task_type);
+  if (!renderer) { fatal(new Fatal(`This screen does not know the task type ${project.task_type}.`)); return; }
   fillHelp();
   document.addEventListener("keydown", onKey);
   // A tool button clicked with the mouse (zoom, new box...) hands the focus back to the item,
@@ -515,9 +489,7 @@ async function start() {
   window.addEventListener("pagehide", () => {
     // Prefetched items were never shown: hand their leases back so others need not wait them out.
     for (const entry of state.ahead) {
-      fetch(`${cfg.api}/items/${entry.item.id}/release/`, {
-        method: "POST", keepalive: true, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
-      }).catch(() => {});
+      request("POST", `/items/${entry.item.id}/release/`, undefined, { keepalive: true }).catch(() => {});
     }
   });
   window.addEventListener("beforeunload", (e) => {

@@ -1,5 +1,6 @@
 // Pairwise preference: a prompt and two responses side by side; a / b / t choose.
-import { h, errorsUnder } from "./util.js";
+import { h } from "../js/lib/dom.js";
+import { errorsUnder } from "../js/lib/errors.js";
 
 const CHOICES = [
   ["a", "a", "A is better"],
@@ -39,7 +40,7 @@ export function mount(stage, ctx) {
     error,
   );
   if (missing.length) {
-    stage.prepend(h("p", { class: "lb-bad-item error", role: "alert" }, `This item is missing ${missing.join(", ")}. Press s to skip it.`));
+    stage.prepend(h("p", { class: "lb-bad-item error", role: "alert" }, `This item is missing ${missing.join(", ")}. ${ctx.stuck}`));
   }
 
   function choose(c) {
@@ -51,7 +52,7 @@ export function mount(stage, ctx) {
   return {
     focus: null,
     value() {
-      if (missing.length) return { error: `This item is missing ${missing.join(", ")}. Press s to skip it.`, field: "value" };
+      if (missing.length) return { error: `This item is missing ${missing.join(", ")}. ${ctx.stuck}`, field: "value" };
       if (!choice) return { error: "Choose A, B or Tie first.", field: "value.choice" };
       return { value: { choice } };
     },

@@ -2,7 +2,9 @@
 //
 // The server counts offsets in code points (Python str); the DOM counts UTF-16 units. Spans are
 // kept in UTF-16 here and converted on the way in and out, so text with emoji stays right.
-import { h, labelForKey, labelColor, errorsUnder } from "./util.js";
+import { h } from "../js/lib/dom.js";
+import { errorsUnder } from "../js/lib/errors.js";
+import { labelForKey, labelColor } from "./util.js";
 
 export function describe(value) {
   const spans = (value && value.spans) || [];
@@ -56,9 +58,9 @@ export function mount(stage, ctx) {
   const text = typeof ctx.data.text === "string" ? ctx.data.text : null;
   const error = h("p", { class: "lb-field-error error", role: "alert", hidden: true });
   if (text === null) {
-    stage.append(h("p", { class: "lb-bad-item error", role: "alert" }, "This item has no text to show. Press s to skip it."));
+    stage.append(h("p", { class: "lb-bad-item error", role: "alert" }, `This item has no text to show. ${ctx.stuck}`));
     return {
-      focus: null, value: () => ({ error: "This item has no text. Press s to skip it.", field: "value" }),
+      focus: null, value: () => ({ error: `This item has no text. ${ctx.stuck}`, field: "value" }),
       state: () => ({ spans: [] }), onKey: () => false, showErrors: (e) => e,
     };
   }

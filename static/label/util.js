@@ -1,23 +1,6 @@
-// Small helpers shared by the labeling screen's modules. No framework.
-
-/** Create an element: h("button", {class: "x", onclick: f}, "text", child). */
-export function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = v;
-    else if (k === "style" && typeof v === "object") for (const [p, x] of Object.entries(v)) el.style.setProperty(p, x);
-    else if (k === "dataset") Object.assign(el.dataset, v);
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
+// Helpers of the labeling widgets: label keys and colours, image loading. (DOM, API and error helpers
+// every page shares are in ../js/lib/.)
+import { h } from "../js/lib/dom.js";
 
 /**
  * Keys for the labels: the labels themselves when every label is one digit (a digits project:
@@ -53,34 +36,6 @@ export function percent(confidence) {
 }
 
 /**
- * Field errors of a 400 answer ({"value.spans[0].end": ["..."]}) as [[path, message], ...].
- * DRF may nest ({"value": {"label": [..]}}); flatten to the same dotted paths.
- */
-export function flattenErrors(body, prefix = "") {
-  const out = [];
-  if (typeof body === "string") return [[prefix || "detail", body]];
-  if (Array.isArray(body)) {
-    for (const m of body) {
-      if (typeof m === "string") out.push([prefix || "detail", m]);
-      else out.push(...flattenErrors(m, prefix));
-    }
-    return out;
-  }
-  if (body && typeof body === "object") {
-    for (const [k, v] of Object.entries(body)) out.push(...flattenErrors(v, prefix ? `${prefix}.${k}` : k));
-  }
-  return out;
-}
-
-/** Errors whose path starts with `prefix` (e.g. "value.boxes[2]"), as one message. */
-export function errorsUnder(errors, prefix) {
-  return errors
-    .filter(([path]) => path === prefix || path.startsWith(prefix + ".") || path.startsWith(prefix + "["))
-    .map(([path, msg]) => `${path}: ${msg}`)
-    .join(" ");
-}
-
-/**
  * Load an image; resolves with the <img> (decoded) or rejects with a readable reason.
  * Used to prefetch the next item's image so that it shows at once.
  */
@@ -101,11 +56,11 @@ export function loadImage(url) {
 
 /**
  * Show `handle` (from loadImage) in `slot`; calls onReady(img) or onError(message). An item
- * without an image URL, or with a broken one, gets a clear message: the annotator can skip it.
+ * without an image URL, or with a broken one, gets a clear message, ending with `stuck` (what to do).
  */
-export function showImage(slot, handle, onReady, onError) {
+export function showImage(slot, handle, onReady, onError, stuck = "Press s to skip it.") {
   const fail = (why) => {
-    const msg = `This item's image cannot be shown: ${why}. Press s to skip it.`;
+    const msg = `This item's image cannot be shown: ${why}. ${stuck}`;
     slot.replaceChildren(h("p", { class: "lb-bad-item error", role: "alert" }, msg));
     onError(msg);
   };

@@ -15,8 +15,8 @@ from models_registry.holdout import is_held_out
 from models_registry.models import LabelIssue, ModelVersion
 from models_registry.training import train
 from models_registry.triggers import request_training
-from tasks.models import FinalSource, Item, Job, JobState
-from tasks.services import set_final
+from tasks import items as item_life
+from tasks.models import Item, Job, JobState
 from tests.conftest import make_project, wait_for_job
 from tests.models_registry import digits, load, synthetic_reviews
 
@@ -32,6 +32,11 @@ def active_version(project) -> int | None:
     return ModelVersion.objects.filter(project=project, active=True).values_list("version", flat=True).first()
 
 
+def agree_on(item: Item, value: dict) -> None:
+    """The item's annotators agreed on `value` (its consensus is final)."""
+    item_life.settle(item, agreed=True, value=value, escalated=False, reason="test")
+
+
 def label_more(project, n: int, flip: bool = False) -> list[Item]:
     """Give `n` unlabeled items a consensus final value: the true one, or with `flip` the wrong one
     (on items that training sees; held-out ones stay right, so the harm shows in held-out accuracy)."""
@@ -39,7 +44,7 @@ def label_more(project, n: int, flip: bool = False) -> list[Item]:
     for item in items:
         truth = "fresh" if int(item.external_id.split("-")[1]) % 2 == 0 else "rotten"
         wrong = {"fresh": "rotten", "rotten": "fresh"}[truth]
-        set_final(item, {"label": wrong if flip and not is_held_out(item.pk) else truth}, FinalSource.CONSENSUS)
+        agree_on(item, {"label": wrong if flip and not is_held_out(item.pk) else truth})
     return items
 
 
@@ -69,7 +74,7 @@ def test_a_better_challenger_takes_over_and_its_metrics_are_compared_on_the_same
     truth = load(project, digits(400), gold=40)
     v1 = train(project)
     for item in Item.objects.filter(project=project, final_source="").order_by("id")[:250]:
-        set_final(item, {"label": truth[item.pk]}, FinalSource.REVIEWER, user=admin)
+        agree_on(item, {"label": truth[item.pk]})
 
     v2 = train(project, trigger="schedule")
 

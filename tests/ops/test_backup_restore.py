@@ -150,7 +150,7 @@ def test_a_backup_restores_into_a_fresh_instance_with_every_row_and_file(
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["engine"] == "postgresql" and manifest["media_files"] == len(files_of(media)) == 4
     assert manifest["counts"]["tasks.Item"] == 63
-    audit_at_backup = manifest["counts"]["tasks.AuditEvent"]
+    audit_at_backup = manifest["counts"]["audit.AuditEvent"]
 
     restored_media = tmp_path / "restored-media"
     restored = {"DATABASE_URL": database_url(fresh_database), "MEDIA_ROOT": str(restored_media)}

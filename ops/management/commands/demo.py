@@ -15,7 +15,8 @@ from django.db import transaction
 from accounts.models import Role, User
 from dataio.importing import import_records, schema_of
 from dataio.records import iter_array
-from ops import demo_data, services
+from ops import demo_data
+from tasks import services
 from tasks.models import Project
 
 DEMO_USERS = [

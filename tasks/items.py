@@ -1,0 +1,131 @@
+"""The one writer of an item's life (status, final value, review reason).
+
+Each function applies a rule of `tasks.lifecycle` and writes the result with its audit record;
+a human final value also tells the apps that listen (`signals.human_final_label`, after commit).
+Single items are written under the caller's row lock; `write_many` writes a batch in one
+statement (pre-labeling), and imports take each new item's state from `lifecycle.imported`.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit import trail
+from tasks import lifecycle, signals
+from tasks.lifecycle import Life
+from tasks.models import Item
+
+
+def settle(item: Item, *, agreed: bool, value: Any, escalated: bool, reason: str) -> None:
+    """The annotators' consensus is final, or the item goes to review. Call holding its row lock."""
+    _write(item, lifecycle.settled(item.status, agreed=agreed, value=value, at=timezone.now(),
+                                   escalated=escalated), reason=reason)
+
+
+def decide(item: Item, value: Any, *, user, reason: str) -> None:
+    """A reviewer's value is final. Call holding the item's row lock."""
+    _write(item, lifecycle.decided(item.status, value, timezone.now(), user.pk), user=user, reason=reason)
+
+
+def reopen_after_undo(item: Item) -> bool:
+    """After an annotator's undo: an item their annotation settled waits again. Call holding its row lock."""
+    life = lifecycle.after_undo(item.status, item.final_source, predicted=bool(item.prediction))
+    if life is None:
+        return False
+    _apply(item, life)
+    item.save(update_fields=[*_FIELDS, "updated_at"])
+    return True
+
+
+def _write(item: Item, life: Life, *, user=None, reason: str = "") -> None:
+    _apply(item, life)
+    item.save(update_fields=[*_FIELDS, "updated_at"])
+    if life.status == lifecycle.Status.IN_REVIEW:
+        trail.record("review.requested", project=item.project_id, item=item, reason=life.review_reason)
+        return
+    trail.record("final.set", user=user, project=item.project_id, item=item, value=life.final_value,
+                 source=life.final_source, reason=reason)
+    if life.human_final:
+        project_id = item.project_id
+        transaction.on_commit(lambda: signals.human_final_label.send(sender=Item, project_id=project_id))
+
+
+_FIELDS = tuple("final_by" if c == "final_by_id" else c for c in lifecycle.COLUMNS)
+
+
+def _apply(item: Item, life: Life) -> None:
+    for column, value in life.columns().items():
+        setattr(item, column, value)
+
+
+# Columns `write_many` sets besides the life ones.
+_SCORE_COLUMNS = ("prediction", "confidence", "priority")
+_MANY_COLUMNS = (*_SCORE_COLUMNS, "needed", "status", "final_value", "final_source", "final_at", "review_reason")
+# What `write_many` expects an item still to be; one that changed since it was read keeps its life.
+_STILL = "i.status = v.was_status AND i.final_source = v.was_source AND i.annotation_count = v.was_count"
+_ROUTE_SQL = f"""
+    UPDATE tasks_item AS i SET
+        prediction = v.prediction::jsonb, confidence = v.confidence, priority = v.priority, updated_at = %s,
+        {", ".join(f"{c} = CASE WHEN {_STILL} THEN v.{c}{'::jsonb' if c == 'final_value' else ''} ELSE i.{c} END"
+                   for c in _MANY_COLUMNS[3:])}
+    FROM unnest(%s::bigint[], %s::text[], %s::float8[], %s::float8[], %s::int[], %s::text[], %s::text[],
+                %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::int[])
+        AS v(id, prediction, confidence, priority, needed, status, final_value, final_source, final_at,
+             review_reason, was_status, was_source, was_count)
+    WHERE i.id = v.id
+    RETURNING i.id, i.status = v.status AND i.final_source = v.final_source
+"""
+
+
+def write_many(rows: Sequence[dict[str, Any]], now) -> set[int]:
+    """Write a batch of items a model scored; returns the ids whose life was written.
+
+    Each row has the item's "id", its score columns, its "needed", its new "life" (a `Life` from
+    `lifecycle.routed`) and "was": the (status, final_source, annotation_count) it was read with.
+    Scores are always written; the life only where the item is still as it was read (an annotation
+    that settled it meanwhile stands). One UPDATE for the batch on PostgreSQL; SQLite runs one
+    writing transaction at a time, so nothing changes between the read and this write there.
+    """
+    if not rows:
+        return set()
+    values = [{**{c: r[c] for c in (*_SCORE_COLUMNS, "needed")}, **r["life"].columns()} for r in rows]
+    if connection.vendor == "postgresql":
+        def dump(v):
+            return None if v is None else orjson.dumps(v).decode()
+        params = [
+            now,
+            [r["id"] for r in rows],
+            [dump(v["prediction"]) for v in values],
+            [v["confidence"] for v in values],
+            [v["priority"] for v in values],
+            [v["needed"] for v in values],
+            [str(v["status"]) for v in values],
+            [dump(v["final_value"]) for v in values],
+            [str(v["final_source"]) for v in values],
+            [v["final_at"] for v in values],
+            [str(v["review_reason"]) for v in values],
+            *([str(r["was"][k]) for r in rows] for k in (0, 1)),
+            [r["was"][2] for r in rows],
+        ]
+        with connection.cursor() as cur:
+            cur.execute(_ROUTE_SQL, params)
+            return {pk for pk, written in cur.fetchall() if written}
+    items = []
+    for r, v in zip(rows, values):
+        item = Item(id=r["id"], updated_at=now)
+        for column in _MANY_COLUMNS:
+            setattr(item, column, v[column])
+        items.append(item)
+    Item.objects.bulk_update(items, [*_MANY_COLUMNS, "updated_at"], batch_size=500)
+    return {r["id"] for r in rows}
+
+
+def give_gold(item: Item, value: Any, now) -> tuple[str, ...]:
+    """Make `value` the item's gold, and final; returns the fields for the caller's (bulk) save."""
+    item.gold = value
+    _apply(item, lifecycle.gold(value, now))
+    return ("gold", *_FIELDS)
