@@ -23,6 +23,7 @@ from dataio.readers.images import IMAGE_EXTENSIONS
 from models_registry import job_kinds
 from models_registry import services as model_services
 from models_registry.backends import BackendError
+from models_registry.learners import LEARNERS
 from models_registry.models import LabelIssue, ModelVersion
 from models_registry.training import check_can_train
 from pages import charts
@@ -123,9 +124,12 @@ def models_page(request, pk: int):
     project = _member_project(request, pk, permissions.MODEL_OPS, "see models")
     versions = list(ModelVersion.objects.filter(project=project).order_by("-version"))
     shown = _inspected_version(versions, request.GET.get("version"))
+    headline = _headline(project)
+    for mv in versions:
+        mv.headline_scores = [(mv.metrics or {}).get(key) for key, _ in headline]
     return render(request, "models.html", {
-        "project": project, "versions": versions, "shown": shown,
-        "learning_chart": _learning_chart(versions), **_version_details(shown),
+        "project": project, "versions": versions, "shown": shown, "headline": headline,
+        "learning_chart": _learning_chart(versions, headline), **_version_details(shown),
         "jobs": [_job_row(job) for job in Job.objects.filter(
             project=project, kind__in=[job_kinds.TRAIN, job_kinds.PRELABEL]).order_by("-id")[:MODEL_JOBS_SHOWN]],
         "jobs_limit": MODEL_JOBS_SHOWN, "rollback_to": model_services.rollback_target(project),
@@ -156,13 +160,27 @@ def _train_blocked(project: Project) -> str:
     return ""
 
 
-def _learning_chart(versions: list[ModelVersion]) -> str:
-    """Held-out accuracy and macro-F1 of every version against its number of training labels."""
+# How the models page names each metric a task type's learner reports.
+METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "ece": "ECE", "f1": "span F1",
+                 "precision": "precision", "recall": "recall", "log_loss": "log-loss", "map50": "mAP@0.5"}
+# Metrics where higher is better, in [0, 1]: the learning curve draws these.
+_SCORES = ("accuracy", "macro_f1", "f1", "precision", "recall", "map50")
+
+
+def _headline(project: Project) -> list[tuple[str, str]]:
+    """The (metric, title) columns of the project's task type, the deciding metric first."""
+    learner = LEARNERS.get(project.task_type)
+    keys = learner.headline if learner is not None else ("accuracy", "macro_f1", "ece")
+    return [(key, METRIC_TITLES.get(key, key)) for key in keys]
+
+
+def _learning_chart(versions: list[ModelVersion], headline: list[tuple[str, str]]) -> str:
+    """The held-out scores of every version against its number of training labels."""
     ordered = [mv for mv in reversed(versions) if mv.metrics]
+    lines = [(title, key) for key, title in headline if key in _SCORES][:2]
     return charts.line_chart(
-        [(name, [(mv.train_size, mv.metrics.get(key), f"v{mv.version}") for mv in ordered])
-         for name, key in (("accuracy", "accuracy"), ("macro-F1", "macro_f1"))],
-        "Learning curve: held-out accuracy and macro-F1 against training labels",
+        [(title, [(mv.train_size, mv.metrics.get(key), f"v{mv.version}") for mv in ordered]) for title, key in lines],
+        f"Learning curve: held-out {' and '.join(title for title, _ in lines)} against training labels",
         x_title="training labels", y_title="score", y_max=1.0)
 
 
@@ -186,6 +204,8 @@ def _version_details(mv: ModelVersion | None) -> dict:
         "mistakes": [{"count": n, "human": a, "model": b} for n, a, b in mistakes[:8]],
         "per_class": [{"label": label, **per_class[label], "trained_on": (mv.label_counts or {}).get(label)}
                       for label in _label_order(mv.labels, per_class)],
+        "per_class_f1": any("f1" in row for row in per_class.values()),
+        "per_class_ap": any("ap" in row for row in per_class.values()),
         "issues": issues,
     }
 
@@ -267,7 +287,7 @@ def project_settings(request, pk: int):
         values.update({k: request.POST.get(k, "") for k in SETTINGS_FIELDS if k in request.POST})
     return render(request, "project_settings.html", {
         "project": project, "values": values, "errors": errors, "saved": saved,
-        "strategies": Strategy.choices,
+        "strategies": Strategy.choices, "deciding_metric": _headline(project)[0][1],
     }, status=400 if errors else 200)
 
 

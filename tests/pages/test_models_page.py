@@ -177,9 +177,9 @@ def test_a_project_without_versions_offers_the_first_training(ml_engineer, proje
 
 
 def test_a_project_the_builtin_model_cannot_train_says_why_instead_of_offering_retrain(admin, ml_engineer):
-    spans = make_project(admin, [ml_engineer], task_type="spans", labels=["praise"])
-    html = page(ml_engineer, spans)
-    assert 'id="retrain-now"' not in html and 'id="train-blocked"' in html and "not spans" in html
+    external = make_project(admin, [ml_engineer], model_backend="http", model_endpoint="http://127.0.0.1:9/")
+    html = page(ml_engineer, external)
+    assert 'id="retrain-now"' not in html and 'id="train-blocked"' in html and "external model" in html
 
 
 def test_an_unusable_version_cannot_be_made_active(ml_engineer, project, versions):
