@@ -30,6 +30,7 @@ from annotations.consensus import decide
 from audit import trail
 from common.parsers import BodyTooLarge
 from dataio.apps import IMPORT
+from dataio.prediction_routing import Router, record_accepted, route_existing
 from dataio.readers import ImageStore, ReadOptions, format_of, read
 from dataio.records import Record, RecordError, Schema
 from tasks import jobs, lifecycle
@@ -134,22 +135,28 @@ def _prediction(record: Record) -> dict | None:
 
 
 def _row(project: Project, record: Record, now: datetime, users: _Users) -> dict:
-    """The column values of a new item; its state (`lifecycle.imported`) follows from the labels it brings."""
+    """The column values of a new item; its state (`lifecycle.imported`) follows from the labels it brings,
+    and a prediction with a confidence routes it as the model's would (`prediction_routing`)."""
     prediction = _prediction(record)
     values = [a.value for a in record.annotations if not a.skipped]
     settled = {}
     if record.gold is None and record.final is None and values and len(values) >= project.overlap:
         outcome = decide(project.task_type, values, iou=project.consensus_iou)
         settled = {"agreed": outcome.agreed, "consensus_value": outcome.value}
+    route = None
+    if record.prediction is not None and record.gold is None and record.final is None and not settled:
+        route = Router(project, now).route(record.number, record.prediction, annotated=bool(values))
+    routed = {} if route is None else {"band": route.band, "predicted_value": record.prediction.value}
     f = record.final
     final = {} if f is None else {
         "final_value": f.value, "final_source": f.source, "final_at": f.at,
         "final_by": users.ids.get(f.by) if f.by and f.source == FinalSource.REVIEWER else None}
     life = lifecycle.imported(predicted=prediction is not None, annotated=bool(values), gold_value=record.gold,
-                              gold_at=record.gold_at, at=now, **final, **settled)
+                              gold_at=record.gold_at, at=now, **final, **settled, **routed)
     return {
         "project_id": project.pk, "external_id": record.external_id, "data": record.data,
-        "priority": 0.0, "needed": project.overlap, "annotation_count": len(values), "gold": record.gold,
+        "priority": route.priority if route else 0.0, "needed": route.needed if route else project.overlap,
+        "annotation_count": len(values), "gold": record.gold,
         "prediction": prediction, "confidence": None if prediction is None else record.prediction.confidence,
         "created_at": now, "updated_at": now, **life.columns(),
     }
@@ -227,6 +234,7 @@ def _insert(project: Project, records: list[Record], rows: list[dict], now: date
                                          batch_size=BATCH)
         for row, item in zip(rows, items):
             row["id"] = item.pk
+    record_accepted(project, list(zip(records, rows)))
     return _insert_annotations(project, zip(records, rows), now, users)
 
 
@@ -307,7 +315,8 @@ class _StreamedBatch:
 
 
 def _update(project: Project, records: list[Record], existing: dict[str, int], now: datetime) -> None:
-    """on_duplicate="update": the new data, and any gold value or prediction the record brings."""
+    """on_duplicate="update": the new data, and any gold value or prediction the record brings (a
+    prediction with a confidence routes an item nobody settled, see `prediction_routing`)."""
     items = []
     for r in records:
         item = Item(pk=existing[r.external_id], data=r.data, updated_at=now)
@@ -323,6 +332,7 @@ def _update(project: Project, records: list[Record], existing: dict[str, int], n
         by_fields.setdefault(fields, []).append(item)
     for fields, group in by_fields.items():
         Item.objects.bulk_update(group, list(fields), batch_size=1000)
+    route_existing(project, records, existing, Router(project, now), now)
 
 
 def import_into(project: Project, records: Iterable[Record], *, on_duplicate: str = "error", user=None,
@@ -393,6 +403,7 @@ def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, use
                 raise RecordError(repeated.number, "external_id", f"{repeated.external_id!r} appears twice in "
                                                                   f"this import", unit=repeated.unit) from None
             raise
+        record_accepted(project, batch.written)
         annotations = _insert_annotations(project, batch.written, now, users)
         yield len(batch.written), annotations, 0, 0
         if batch.held is not None:

@@ -17,6 +17,7 @@ import orjson
 
 from common.errors import Invalid
 from common.text import NUL, NUL_MESSAGE
+from models_registry.structured import PARTS, is_structured, probability, scored_parts
 from tasks.values import ValueShapeError, validate_data, validate_value
 
 FINAL_SOURCES = ("gold", "consensus", "reviewer", "model")
@@ -57,9 +58,11 @@ class ImportedPrediction:
     """A model's suggestion that arrives with its item."""
 
     value: dict
+    # For boxes: the least sure box (or the record's confidence, if lower), when the boxes have scores.
     confidence: float | None
     model_version: str | int | None = None  # as the file gives it (our own versions are numbers)
-    scores: dict[str, float] | None = None  # probability per label, as our export writes it
+    # Probability per label, as our export writes it; for boxes `{"boxes": [{..., "score"}]}`.
+    scores: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,8 @@ def make_record(number: int, schema: Schema, data: Any, *, external_id: Any = No
     """Validate the raw parts of a record (export shapes) into a `Record`, or raise `RecordError`.
 
     `annotations`: a list of `{"user", "value", "skipped"?, "lead_time"?, "time" | "created_at"?}`;
-    `prediction`: `{"value", "confidence"?, "model_version"?, "scores"?}`;
+    `prediction`: `{"value", "confidence"?, "model_version"?, "scores"?}` (boxes: a "score" per box, in
+    the value's boxes or as `scores: {"boxes": [{..., "score"}]}`);
     `final`: `{"value", "source", "by"?, "at"?}`, where source "gold" makes the value the record's
     gold (and "at" its `gold_at`). Values are checked against the schema and the record's data;
     errors name the field, e.g. "annotations[2].value.label".
@@ -224,9 +228,64 @@ def _prediction(raw: Any, schema: Schema, data: Mapping) -> ImportedPrediction |
         # A prediction without a value (e.g. scores only) carries nothing the platform can show.
         raise ValueShapeError("prediction.value", "is required")
     value = validate_value(schema.task_type, schema.labels, raw["value"], data, field="prediction.value")
-    return ImportedPrediction(value=value, confidence=confidence(raw.get("confidence"), "prediction.confidence"),
-                              model_version=_version(raw.get("model_version"), "prediction.model_version"),
+    given = confidence(raw.get("confidence"), "prediction.confidence")
+    version = _version(raw.get("model_version"), "prediction.model_version")
+    if is_structured(schema.task_type):
+        return _scored_prediction(raw, value, given, version, schema, data)
+    return ImportedPrediction(value=value, confidence=given, model_version=version,
                               scores=_scores(raw.get("scores"), "prediction.scores"))
+
+
+def _scored_prediction(raw: Mapping, value: dict, given: float | None, version: str | int | None, schema: Schema,
+                       data: Mapping) -> ImportedPrediction:
+    """A boxes prediction whose boxes may carry scores: in the boxes themselves, or in `scores.boxes`
+    (our export's shape), one per box in order. The item's confidence is then the least sure box,
+    or the record's `confidence` if that is lower. Without scores, the record's confidence stands."""
+    key = PARTS[schema.task_type]
+    parts = raw["value"][key]  # checked by validate_value: a list of objects
+    flat = raw.get("scores")
+    if schema.task_type == "spans" and is_object(flat) and key not in flat \
+            and all(p.get("score") is None for p in parts):
+        # Span predictions imported before spans had per-span scores: label -> probability, kept as they were.
+        return ImportedPrediction(value=value, confidence=given, model_version=version,
+                                  scores=_scores(flat, "prediction.scores"))
+    own = [p.get("score") for p in parts]
+    listed = _listed_scores(raw.get("scores"), key, parts)
+    if any(s is not None for s in own):
+        missing = next((j for j, s in enumerate(own) if s is None), None)
+        if missing is not None:
+            raise ValueShapeError(f"prediction.value.{key}[{missing}].score", "is required when other boxes have one")
+        inline = [probability(s, f"prediction.value.{key}[{j}].score") for j, s in enumerate(own)]
+        if listed is not None and listed != inline:
+            raise ValueShapeError(f"prediction.scores.{key}", f"differ from the scores in prediction.value.{key}")
+        listed = inline
+    if listed is None:
+        return ImportedPrediction(value=value, confidence=given, model_version=version)
+    scored = scored_parts(schema.task_type, schema.labels, parts, listed, data, "prediction.value")
+    return ImportedPrediction(value=scored.value, confidence=scored.confidence(given, empty=given),
+                              model_version=version, scores=scored.scores)
+
+
+def _listed_scores(raw: Any, key: str, parts: list[dict]) -> list[float] | None:
+    """The per-part scores of `prediction.scores` (`{key: [{..., "score"}]}`), or None if it has none."""
+    if raw is None or raw == {}:
+        return None
+    if not is_object(raw) or set(raw) != {key} or not isinstance(raw[key], list):
+        raise ValueShapeError("prediction.scores", f"must be {{\"{key}\": [...]}}, a {{..., \"score\"}} per part of "
+                                                   f"prediction.value.{key}")
+    if len(raw[key]) != len(parts):
+        raise ValueShapeError(f"prediction.scores.{key}", f"has {len(raw[key])} entries for {len(parts)} parts")
+    out = []
+    for j, (entry, part) in enumerate(zip(raw[key], parts)):
+        field = f"prediction.scores.{key}[{j}]"
+        entry = _object(entry, field)
+        if "score" not in entry:
+            raise ValueShapeError(f"{field}.score", "is required")
+        out.append(probability(entry["score"], f"{field}.score"))
+        for name, v in part.items():  # a part repeated with its score must be the value's part
+            if name != "score" and name in entry and entry[name] != v:
+                raise ValueShapeError(f"{field}.{name}", f"differs from prediction.value.{key}[{j}].{name}")
+    return out
 
 
 def _scores(raw: Any, field: str) -> dict[str, float] | None:

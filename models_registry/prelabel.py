@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit import trail
 from audit.models import AuditEvent
-from models_registry import artifacts
+from models_registry import artifacts, external_metrics
 from models_registry.backends import BACKENDS, Backend, BackendError, builtin_for
 from models_registry.backends.external_http import ExternalHTTPBackend
 from models_registry.models import ModelVersion, Prediction
@@ -94,6 +94,8 @@ def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int |
             _score_batch(project, mv, backend, model, rows, thresholds, seed or 0, now, outcome)
             if job is not None:
                 jobs.report_progress(job, outcome.scored + outcome.unreadable, total=total)
+        if project.model_backend == "http":  # its metrics on the human labels, for the models page
+            external_metrics.evaluate(project, backend, mv)
         trail.record("items.prelabeled", user=user, project=project, model_version=mv.version,
                      scored=outcome.scored, bands=outcome.bands)
         if job is not None:

@@ -12,7 +12,7 @@ review and undo go through it.
     auto_accepted ── routed again ────────▶ as from queued (a newer model decides)
     in_review ── decided by a reviewer ───▶ done (final: reviewer)
     settled by annotators or the model ── an annotator's undo ──▶ new | queued
-    (import) ──▶ any of these, from the labels the record brings
+    (import) ──▶ any of these, from the labels the record brings (a prediction is routed by its band)
 """
 from __future__ import annotations
 
@@ -144,14 +144,17 @@ def gold(value: Any, at: datetime) -> Life:
 def imported(*, predicted: bool, annotated: bool, gold_value: Any = None, gold_at: datetime | None = None,
              final_value: Any = None, final_source: str = "", final_at: datetime | None = None,
              final_by: int | None = None, agreed: bool | None = None, consensus_value: Any = None,
-             at: datetime) -> Life:
+             band: str | None = None, predicted_value: Any = None, at: datetime) -> Life:
     """A new item from an import, by the labels its record brings, strongest first: gold, a final
     value, enough annotations (`agreed` is their consensus, None when there are too few), a
-    prediction or annotations (waiting), nothing (new)."""
+    prediction routed by its confidence (`band`, as `routed` takes a model's), a prediction or
+    annotations (waiting), nothing (new)."""
     if gold_value is not None:
         return gold(gold_value, gold_at or at)
     if final_source:
         return final(final_value, final_source, final_at or at, final_by)
     if agreed is not None:
         return settled(Status.QUEUED, agreed=agreed, value=consensus_value, at=at, escalated=False)
+    if band is not None:
+        return routed(Status.NEW, "", band, predicted_value, at)
     return waiting(predicted=predicted or annotated)

@@ -30,7 +30,8 @@ What the annotations become follows `ReadOptions.labels_as`:
   Label Studio prediction.
 
 Label Studio predictions become the item's prediction in every case (the last one of a task that
-has a result; `score` is its confidence). The external id is the task's `external_id`, else
+has a result; `score` is its confidence, and for boxes each region's own `score` is its box's, so
+the least sure box sets the confidence). The external id is the task's `external_id`, else
 `meta.external_id` (our own Label Studio export), else the Label Studio task `id`, so a second
 import of the same export is refused as a duplicate.
 """
@@ -229,9 +230,14 @@ def _prediction(predictions: list, schema: Schema, data: dict, number: int, unit
         value = result_value(p.get("result"), schema, data, f"{field}.result")
         if value is None:
             continue
-        return {"value": validated(schema, value, data, f"{field}.value", number, unit),
-                "confidence": confidence(p.get("score"), f"{field}.score"),
-                "model_version": p.get("model_version")}
+        checked = validated(schema, value, data, f"{field}.value", number, unit)
+        out = {"value": checked, "confidence": confidence(p.get("score"), f"{field}.score"),
+               "model_version": p.get("model_version")}
+        if schema.task_type == "boxes" and any("score" in b for b in value["boxes"]):
+            # Each region's own score: the item's confidence becomes its least sure box.
+            out["scores"] = {"boxes": [b | {"score": raw.get("score")} for b, raw in zip(checked["boxes"],
+                                                                                          value["boxes"])]}
+        return out
     return None
 
 
@@ -344,7 +350,8 @@ def _boxes(entry: Mapping, value: Mapping, field: str) -> list[dict]:
     box = {"x": px(numbers["x"], width), "y": px(numbers["y"], height),
            "w": px(numbers["width"], width), "h": px(numbers["height"], height)}
     labels = _strings(value.get("rectanglelabels"), f"{field}.value.rectanglelabels")
-    return [box | {"label": label} for label in labels]
+    score = {"score": entry["score"]} if entry.get("score") is not None else {}  # a prediction's region
+    return [box | {"label": label} | score for label in labels]
 
 
 def _choice(value: Mapping, field: str) -> str:

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 from models_registry.backends.base import Backend, BackendError, Probabilities
+from models_registry.backends.boxes import BoxBackend
 from models_registry.backends.external_http import ExternalHTTPBackend
 from models_registry.backends.image import ImageBackend
+from models_registry.backends.pairwise import RewardBackend
+from models_registry.backends.spans import SpansBackend
 from models_registry.backends.text import TextBackend
 
 BACKENDS: dict[str, type[Backend]] = {
     TextBackend.name: TextBackend,
     ImageBackend.name: ImageBackend,
+    RewardBackend.name: RewardBackend,
     ExternalHTTPBackend.name: ExternalHTTPBackend,
+    SpansBackend.name: SpansBackend,
+    BoxBackend.name: BoxBackend,
 }
 
 

@@ -1,8 +1,14 @@
 """A team's own model (or an LLM) behind an HTTP endpoint.
 
-Protocol: the platform POSTs `{"task_type", "labels", "items": [{"id", "data"}, ...]}` and expects
-`{"predictions": [{"id": <item id>, "scores": {"<label>": <probability>, ...}}, ...]}` with one
-prediction per item. Anything else is a `BackendError` that names the problem.
+Protocol: the platform POSTs `{"task_type", "labels", "items": [{"id", "data"}, ...]}` and expects one
+prediction per item:
+- classification, multi-label: `{"predictions": [{"id": <item id>, "scores": {"<label>": <probability>}}]}`;
+- boxes: `{"predictions": [{"id": <item id>, "boxes": [{"x", "y", "w", "h", "label", "score"}],
+  "confidence"?: <probability>}]}`. The item's value is its boxes without the scores; its confidence is
+  the least sure box, or the optional item-level `confidence` (how sure the model is that it missed
+  nothing) where that is lower. An item without boxes has that `confidence`, else 0.5
+  (`structured.EMPTY_CONFIDENCE`), so an empty answer is never accepted unseen.
+Anything else is a `BackendError` that names the problem (e.g. "predictions[3].boxes[0].w: ...").
 """
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ import numpy as np
 import orjson
 
 from models_registry.backends.base import Backend, BackendError, Predictions, Probabilities
+from models_registry.structured import PARTS, is_probability, is_structured, with_own_scores
+from tasks.values import ValueShapeError
 
 
 class ExternalHTTPBackend(Backend):
@@ -30,25 +38,33 @@ class ExternalHTTPBackend(Backend):
         raise BackendError("This project uses an external model; train it where it runs.")
 
     def predict(self, model: Any, data: list[dict], ids: list[int] | None = None) -> Probabilities:
+        if is_structured(self.task_type):
+            raise BackendError(f"A {self.task_type} model predicts values, not class probabilities.")
         ids = ids if ids is not None else list(range(len(data)))
+        return self._parse(self._ask(data, ids), ids)
+
+    def predict_values(self, model: Any, data: list[dict], ids: list[int] | None = None) -> Predictions:
+        if is_structured(self.task_type):
+            ids = ids if ids is not None else list(range(len(data)))
+            return self._parse_parts(self._ask(data, ids), ids, data)
+        return self.from_probabilities(self.predict(model, data, ids=ids))
+
+    def _ask(self, data: list[dict], ids: list[int]) -> bytes:
         body = orjson.dumps({"task_type": self.task_type, "labels": self.labels,
                              "items": [{"id": i, "data": d} for i, d in zip(ids, data)]})
         request = urllib.request.Request(self.url, data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
+                return response.read()
         except urllib.error.HTTPError as exc:
             raise BackendError(f"The model endpoint answered HTTP {exc.code}.") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise BackendError(f"The model endpoint could not be reached: {reason}.") from None
-        return self._parse(raw, ids)
 
-    def predict_values(self, model: Any, data: list[dict], ids: list[int] | None = None) -> Predictions:
-        return self.from_probabilities(self.predict(model, data, ids=ids))
-
-    def _parse(self, raw: bytes, ids: list[int]) -> Probabilities:
+    @staticmethod
+    def _predictions(raw: bytes) -> list:
         try:
             answer = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -56,6 +72,46 @@ class ExternalHTTPBackend(Backend):
         predictions = answer.get("predictions") if isinstance(answer, dict) else None
         if not isinstance(predictions, list):
             raise BackendError("The model endpoint's answer has no 'predictions' list.")
+        return predictions
+
+    @staticmethod
+    def _all_seen(seen: np.ndarray, ids: list[int]) -> None:
+        if not seen.all():
+            missing = [ids[i] for i in np.flatnonzero(~seen)[:5]]
+            raise BackendError(f"The model endpoint gave no prediction for items {missing}.")
+
+    def _parse_parts(self, raw: bytes, ids: list[int], data: list[dict]) -> Predictions:
+        """Boxes with a score each: validated strictly, the whole batch or nothing."""
+        key = PARTS[self.task_type]
+        row_of = {item_id: n for n, item_id in enumerate(ids)}
+        values: list = [None] * len(ids)
+        scores: list[dict] = [{} for _ in ids]
+        confidence = np.zeros(len(ids))
+        seen = np.zeros(len(ids), dtype=bool)
+        for k, p in enumerate(self._predictions(raw)):
+            where = f"predictions[{k}]"
+            item_id = p.get("id") if isinstance(p, dict) else None
+            if not isinstance(item_id, int) or isinstance(item_id, bool) or item_id not in row_of \
+                    or not isinstance(p.get(key), list):
+                raise BackendError(f"{where}: needs the 'id' of an item that was sent and a '{key}' list.")
+            row = row_of[item_id]
+            if seen[row]:
+                raise BackendError(f"{where}: item {item_id} has a prediction already.")
+            given = p.get("confidence")
+            if given is not None and not is_probability(given):
+                raise BackendError(f"{where}.confidence: must be a probability between 0 and 1.")
+            try:
+                scored = with_own_scores(self.task_type, self.labels, p[key], data[row], where)
+            except ValueShapeError as exc:
+                raise BackendError(f"{exc.field}: {exc.message}.") from None
+            values[row], scores[row] = scored.value, scored.scores
+            confidence[row] = scored.confidence(None if given is None else float(given))
+            seen[row] = True
+        self._all_seen(seen, ids)
+        return Predictions(values, confidence, seen, scores)
+
+    def _parse(self, raw: bytes, ids: list[int]) -> Probabilities:
+        predictions = self._predictions(raw)
         index = {label: j for j, label in enumerate(self.labels)}
         row_of = {item_id: n for n, item_id in enumerate(ids)}
         probs = np.zeros((len(ids), len(self.labels)))
@@ -75,9 +131,7 @@ class ExternalHTTPBackend(Backend):
                     raise BackendError(f"{where}.scores.{label}: must be a probability between 0 and 1.")
                 probs[row, index[label]] = score
             seen[row] = True
-        if not seen.all():
-            missing = [ids[i] for i in np.flatnonzero(~seen)[:5]]
-            raise BackendError(f"The model endpoint gave no prediction for items {missing}.")
+        self._all_seen(seen, ids)
         if self.task_type != "multi_label":
             totals = probs.sum(axis=1, keepdims=True)
             probs = np.divide(probs, totals, out=np.zeros_like(probs), where=totals > 0)

@@ -37,9 +37,10 @@ class Learner:
 
 
 def _learners() -> dict[str, Learner]:
-    from models_registry.learners import classes
+    from models_registry.learners import boxes, classes, pairwise, spans
 
-    return {learner.task_type: learner for learner in (*classes.LEARNERS,)}
+    return {learner.task_type: learner for learner in (*classes.LEARNERS, *spans.LEARNERS, *pairwise.LEARNERS,
+                                                       *boxes.LEARNERS)}
 
 
 LEARNERS: dict[str, Learner] = _learners()

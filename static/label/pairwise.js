@@ -1,6 +1,7 @@
 // Pairwise preference: a prompt and two responses side by side; a / b / t choose.
 import { h } from "../js/lib/dom.js";
 import { errorsUnder } from "../js/lib/errors.js";
+import { percent } from "./util.js";
 
 const CHOICES = [
   ["a", "a", "A is better"],
@@ -21,6 +22,9 @@ export function mount(stage, ctx) {
   const { data } = ctx;
   let choice = ctx.initial && NAMES[ctx.initial.choice] ? ctx.initial.choice : null;
   const suggested = ctx.prediction && ctx.prediction.value ? ctx.prediction.value.choice : null;
+  // The model's probability of the side it suggests (the reward model's scores {a, b}), else its confidence.
+  const scores = ctx.prediction && ctx.prediction.scores;
+  const sure = suggested && scores && typeof scores[suggested] === "number" ? scores[suggested] : ctx.prediction && ctx.prediction.confidence;
   const missing = ["prompt", "a", "b"].filter((k) => typeof data[k] !== "string");
   const text = (k) => (typeof data[k] === "string" ? data[k] : "(missing)");
 
@@ -31,7 +35,7 @@ export function mount(stage, ctx) {
     type: "button", class: "lb-choice", "data-enter-submits": true, "data-choice": c, "aria-keyshortcuts": key,
     "aria-pressed": String(choice === c), onclick: () => choose(c),
   }, h("kbd", {}, key), h("span", { class: "lb-choice-name" }, name),
-  suggested === c ? h("span", { class: "lb-badge", title: "The model's suggestion" }, "AI") : null));
+  suggested === c ? h("span", { class: "lb-badge", title: "The model's suggestion" }, `AI ${percent(sure)}`.trim()) : null));
 
   stage.append(
     h("section", { class: "lb-prompt", "aria-label": "Prompt" }, h("h2", {}, "Prompt"), h("div", { class: "lb-text", dir: "auto" }, text("prompt"))),

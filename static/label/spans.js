@@ -4,7 +4,7 @@
 // kept in UTF-16 here and converted on the way in and out, so text with emoji stays right.
 import { h } from "../js/lib/dom.js";
 import { errorsUnder } from "../js/lib/errors.js";
-import { labelForKey, labelColor } from "./util.js";
+import { labelForKey, labelColor, percent } from "./util.js";
 
 export function describe(value) {
   const spans = (value && value.spans) || [];
@@ -22,6 +22,16 @@ export function help() {
     ["Esc", "Clear the selection"],
     ["Mouse", "Drag over text to select it (snaps to whole words); click a span to remove it"],
   ];
+}
+
+/** The model's confidence in each predicted span, by "start:end:label" (code points), from the prediction's scores. */
+function spanConfidences(prediction) {
+  const out = new Map();
+  const scored = prediction && prediction.scores && Array.isArray(prediction.scores.spans) ? prediction.scores.spans : [];
+  for (const sp of scored) {
+    if (sp && typeof sp.score === "number") out.set(`${sp.start}:${sp.end}:${sp.label}`, sp.score);
+  }
+  return out;
 }
 
 function offsetsOf(text) {
@@ -68,10 +78,14 @@ export function mount(stage, ctx) {
   const tokens = tokenize(text);
   const ncp = u16OfCp.length - 1;
 
-  let spans = []; // {s, e, label} in UTF-16 units, sorted by start
+  // {s, e, label, conf} in UTF-16 units, sorted by start; `conf` is the model's confidence in a span it
+  // predicted, kept until the annotator changes that span.
+  let spans = [];
+  const confidences = spanConfidences(ctx.prediction);
   for (const sp of (ctx.initial && ctx.initial.spans) || []) {
     if (!sp || !labels.includes(sp.label) || !(sp.start >= 0 && sp.end <= ncp && sp.start < sp.end)) continue;
-    spans.push({ s: u16OfCp[sp.start], e: u16OfCp[sp.end], label: sp.label });
+    spans.push({ s: u16OfCp[sp.start], e: u16OfCp[sp.end], label: sp.label,
+                 conf: confidences.get(`${sp.start}:${sp.end}:${sp.label}`) });
   }
   let pending = null; // {s, e}: the selection waiting for a label
   let cursor = -1; // token index of the keyboard cursor
@@ -110,9 +124,11 @@ export function mount(stage, ctx) {
       let el;
       if (i >= 0) {
         const sp = spans[i];
+        const sure = percent(sp.conf);
         el = h("mark", {
-          class: "lb-span", style: { "--c": labelColor(labels, sp.label) }, "data-i": i, title: `${sp.label} (click to remove)`,
-          "data-label": a === sp.s ? sp.label : null,
+          class: sure ? "lb-span lb-span-ai" : "lb-span", style: { "--c": labelColor(labels, sp.label) }, "data-i": i,
+          title: `${sp.label}${sure ? ` · the model is ${sure} sure` : ""} (click to remove)`,
+          "data-label": a === sp.s ? sp.label : null, "data-conf": sure && b === sp.e ? sure : null,
         }, text.slice(a, b));
       } else {
         el = h("span", {}, text.slice(a, b));
@@ -125,8 +141,11 @@ export function mount(stage, ctx) {
     list.replaceChildren(...spans.map((sp, i) => h("li", { class: spanErrors[i] ? "has-error" : null },
       h("button", {
         type: "button", class: "lb-span-chip", style: { "--c": labelColor(labels, sp.label) },
-        "aria-label": `Remove ${sp.label} “${text.slice(sp.s, sp.e)}”`, onclick: () => { remove(i); textEl.focus(); },
-      }, h("strong", {}, sp.label), ` “${text.slice(sp.s, sp.e)}” `, h("span", { "aria-hidden": "true" }, "×")),
+        "aria-label": `Remove ${sp.label} “${text.slice(sp.s, sp.e)}”${percent(sp.conf) ? ` (the model is ${percent(sp.conf)} sure)` : ""}`,
+        onclick: () => { remove(i); textEl.focus(); },
+      }, h("strong", {}, sp.label), ` “${text.slice(sp.s, sp.e)}” `,
+      percent(sp.conf) ? [h("span", { class: "lb-badge", title: "The model's confidence in this span" }, `AI ${percent(sp.conf)}`), " "] : null,
+      h("span", { "aria-hidden": "true" }, "×")),
       spanErrors[i] ? h("span", { class: "error", role: "alert" }, ` ${spanErrors[i]}`) : null)));
     if (!spans.length) list.append(h("li", { class: "muted" }, "None yet."));
   }
@@ -144,7 +163,7 @@ export function mount(stage, ctx) {
       const at = cursor >= 0 ? tokens[cursor][0] : -1;
       const i = spans.findIndex((sp) => sp.s <= at && at < sp.e);
       if (i < 0) { ctx.say("Select some text first (drag with the mouse, or use the arrow keys in the text)."); return; }
-      spans[i].label = label;
+      if (spans[i].label !== label) spans[i] = { ...spans[i], label, conf: undefined }; // the annotator's now
     } else {
       const { s, e } = pending;
       spans = spans.filter((sp) => sp.e <= s || sp.s >= e); // a new span replaces those it overlaps

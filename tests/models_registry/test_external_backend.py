@@ -111,7 +111,7 @@ def test_the_endpoint_predicts_and_items_are_routed(external_project, endpoint):
 
     outcome = prelabel(external_project)
 
-    (request,) = endpoint.requests
+    request, evaluation = endpoint.requests
     assert request["task_type"] == "classification"
     assert request["labels"] == ["pos", "neg"]
     assert [i["id"] for i in request["items"]] == [sure.pk, middling.pk, unsure.pk]  # not the gold item
@@ -125,6 +125,9 @@ def test_the_endpoint_predicts_and_items_are_routed(external_project, endpoint):
     # The endpoint gets a registry row, so predictions say where they came from.
     mv = ModelVersion.objects.get(project=external_project)
     assert (mv.backend, mv.version, mv.labels) == ("http", 1, ["pos", "neg"])
+    # ...and it is judged on what people labeled: the gold item says "neg", the endpoint "pos".
+    assert [i["id"] for i in evaluation["items"]] == [gold.pk]
+    assert (mv.metrics["accuracy"], mv.metrics["evaluated_on"], mv.holdout_size) == (0.0, "human_labels", 1)
     assert Prediction.objects.get(item=middling).scores == {"pos": 0.7, "neg": 0.3}
     assert Item.objects.get(pk=middling.pk).prediction["model_version"] == 1
 

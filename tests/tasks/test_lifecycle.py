@@ -88,6 +88,19 @@ def test_an_imported_item_takes_the_strongest_label_it_brings():
     assert imported(agreed=False).review_reason == Reason.DISAGREEMENT
 
 
+def test_an_imported_prediction_is_routed_by_its_band_unless_a_stronger_label_came_with_it():
+    def imported(**kw):
+        return lifecycle.imported(**{"predicted": True, "annotated": False, "at": NOW, **kw})
+
+    accepted = imported(band=Band.AUTO_ACCEPT, predicted_value="p")
+    assert (accepted.status, accepted.final_source, accepted.final_value) == (Status.AUTO_ACCEPTED, Source.MODEL, "p")
+    assert imported(band=Band.AUDIT, predicted_value="p").review_reason == Reason.AUDIT
+    assert imported(band=Band.ESCALATE, predicted_value="p") == lifecycle.Life(Status.QUEUED)
+    assert imported(band=Band.AUTO_ACCEPT, predicted_value="p", gold_value="g").final_source == Source.GOLD
+    assert imported(band=Band.AUTO_ACCEPT, predicted_value="p", agreed=True,
+                    consensus_value="c").final_source == Source.CONSENSUS
+
+
 # Where an item's life columns may be assigned: the lifecycle's one writer, and nowhere else.
 _WRITES = re.compile(r"""(\.status\s*=[^=] | ["']status["']\s*:\s*(ItemStatus|Status|lifecycle)
                          | status=(ItemStatus|Status)\. | SET\s+status | \.final_source\s*=[^=])""", re.VERBOSE)

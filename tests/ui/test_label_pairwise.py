@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role
 from annotations.models import Annotation
+from models_registry.prelabel import prelabel
+from models_registry.training import train
 from tasks.models import Item
 from tests.conftest import make_project, make_user
+from tests.models_registry.preference_pairs import warmer_pairs
 from tests.ui.conftest import stored
 
 pytestmark = pytest.mark.django_db(transaction=True, reset_sequences=True)
@@ -112,3 +116,36 @@ def test_layout_fits_a_tablet_and_the_help_lists_the_keys(labeler):
     ui.expect_item(items[1])
     ui.wait_saved()
     assert Annotation.objects.get(user=ann).value == {"choice": "b"}
+
+
+def test_the_reward_models_suggestion_is_preselected_with_its_confidence(labeler):
+    admin = make_user("alice", Role.ADMIN)
+    ann = make_user("ann", Role.ANNOTATOR)
+    project = make_project(admin, [ann], name="Which review is warmer", task_type="pairwise", labels=[],
+                           gold_rate=0.0, auto_accept_threshold=None, strategy="least_confidence")
+    pairs = warmer_pairs(60, seed=7)
+    Item.objects.bulk_create([Item(project=project, needed=1, data=p["data"], external_id=p["external_id"],
+                                   **({"status": "done", "final_value": {"choice": p["meta_choice"]},
+                                       "final_source": "gold", "final_at": timezone.now()} if n < 40 else {}))
+                              for n, p in enumerate(pairs)])
+    train(project)
+    prelabel(project)
+    queue = list(Item.objects.filter(project=project, status="queued").order_by("-priority", "id"))
+    first, second = queue[0], queue[1]
+    assert first.confidence <= second.confidence  # least confidence: the pairs closest to even first
+
+    ui = labeler(ann, project)
+    page = ui.page
+    ui.expect_item(first)  # the pair the model is least sure about
+    suggested = first.prediction["value"]["choice"]
+    sure = f"{round(first.prediction['scores'][suggested] * 100)}%"
+    expect(page.locator("#lb-suggestion")).to_contain_text("A is better" if suggested == "a" else "B is better")
+    expect(page.locator("#lb-suggestion")).to_contain_text(f"{round(first.prediction['confidence'] * 100)}% confident")
+    expect(page.locator(f".lb-choice[data-choice={suggested}]")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator(f".lb-choice[data-choice={suggested}] .lb-badge")).to_have_text(f"AI {sure}")
+    expect(page.locator(".lb-badge")).to_have_count(1)
+    ui.press("Enter")  # accept the suggestion
+
+    ui.expect_item(second)
+    ui.wait_saved()
+    assert Annotation.objects.get(user=ann, item=first).value == {"choice": suggested}
