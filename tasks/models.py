@@ -14,6 +14,7 @@ class TaskType(models.TextChoices):
     SPANS = "spans"
     BOXES = "boxes"
     PAIRWISE = "pairwise"
+    RANKING = "ranking"
 
 
 class Strategy(models.TextChoices):
@@ -63,6 +64,11 @@ class Project(models.Model):
                                      default="builtin")
     model_endpoint = models.URLField(max_length=500, blank=True, default="")
     model_timeout = models.FloatField(default=30.0)
+    # Rubric questions answered besides the main label (ratings, yes/no flags, choices, free text);
+    # validated by `tasks.values`.
+    questions = models.JSONField(default=list, blank=True)
+    # Items whose ratings of a question spread more than this (max - min) go to review (low_agreement).
+    question_spread = models.FloatField(null=True, blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
