@@ -55,6 +55,7 @@ from bench.stack import (  # noqa: E402
     Stack,
     add_user,
     blas_env,
+    curve_table,
     digit_records,
     export_records,
     job_timing,
@@ -277,24 +278,6 @@ def run(args, stack: Stack, admin: Api, annotator: Api, ml: Api, records: list[d
 # Output
 
 
-def fmt(x: float | None) -> str:
-    return "   -  " if x is None else f"{x:.4f}"
-
-
-def table(runs: list[dict], key: str) -> str:
-    names = [f"{r['strategy'][:16]}/{r['seed']}" for r in runs]
-    by_labels: dict[int, dict[int, float | None]] = {}
-    for n, r in enumerate(runs):
-        for p in r["curve"]:
-            by_labels.setdefault(p["labels"], {})[n] = p[key]
-    width = max(10, *(len(name) for name in names))
-    out = ["labels " + " ".join(name.rjust(width) for name in names)]
-    for labels in sorted(by_labels):
-        row = by_labels[labels]
-        out.append(f"{labels:6d} " + " ".join(fmt(row.get(n)).rjust(width) for n in range(len(runs))))
-    return "\n".join(out)
-
-
 def summary(runs: list[dict], holdout: bool) -> dict:
     def r4(v):
         return None if v is None else round(v, 4)
@@ -401,13 +384,13 @@ def main(argv: list[str] | None = None) -> int:
           f"target = minus one point = {target:.4f}")
     print(f"\naccuracy over all {n:,} digits of the project (labeled: their final value, i.e. the true label; "
           f"the rest: the active model's prediction)")
-    print(table(runs, "accuracy"))
+    print(curve_table(runs, "accuracy"))
     print("\nmodel accuracy on the items not labeled yet (the active model's predictions only)")
-    print(table(runs, "model_accuracy"))
+    print(curve_table(runs, "model_accuracy"))
     if held:
         print(f"\nmodel accuracy on the {len(held)} held-out digits (full-pool model: {held_reference:.4f}; "
               f"target {held_target:.4f})")
-        print(table(runs, "holdout_accuracy"))
+        print(curve_table(runs, "holdout_accuracy"))
     print("\nlabels to reach the target (None: not within the budget):")
     for r in runs:
         print(f"  {r['strategy']:>16} seed {r['seed']}: {r['labels_to_target']}  "

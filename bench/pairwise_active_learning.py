@@ -50,6 +50,7 @@ from bench.stack import (  # noqa: E402
     add_member,
     add_user,
     blas_env,
+    curve_table,
     export_records,
     job_timing,
     log,
@@ -235,24 +236,6 @@ def job_seconds(waits: dict[str, list[float]], kind: str) -> float | None:
 # Output
 
 
-def fmt(x: float | None) -> str:
-    return "   -  " if x is None else f"{x:.4f}"
-
-
-def table(runs: list[dict], key: str) -> str:
-    names = [f"{r['strategy'][:16]}/{r['seed']}" for r in runs]
-    by_labels: dict[int, dict[int, float | None]] = {}
-    for n, r in enumerate(runs):
-        for p in r["curve"]:
-            by_labels.setdefault(p["labels"], {})[n] = p[key]
-    width = max(10, *(len(name) for name in names))
-    out = ["labels " + " ".join(name.rjust(width) for name in names)]
-    for labels in sorted(by_labels):
-        row = by_labels[labels]
-        out.append(f"{labels:6d} " + " ".join(fmt(row.get(n)).rjust(width) for n in range(len(runs))))
-    return "\n".join(out)
-
-
 def summary(runs: list[dict]) -> dict:
     def r4(v):
         return None if v is None else round(v, 4)
@@ -332,16 +315,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"full-pool preference accuracy {reference['accuracy']:.4f} on {len(test)} test pairs (trained on "
           f"{reference['train_size']} of the {len(pool)} pool pairs); target = minus {args.margin} = {target:.4f}")
     print(f"\naccuracy on the {len(test)} test pairs (never imported) of each round's version")
-    print(table(runs, "test_accuracy"))
+    print(curve_table(runs, "test_accuracy"))
     print("\nlog-loss on the test pairs")
-    print(table(runs, "test_log_loss"))
+    print(curve_table(runs, "test_log_loss"))
     print("\nECE on the test pairs")
-    print(table(runs, "test_ece"))
+    print(curve_table(runs, "test_ece"))
     print("\nthe active model on the pool pairs nobody labeled yet")
-    print(table(runs, "model_accuracy"))
+    print(curve_table(runs, "model_accuracy"))
     print(f"\nshare of those pairs the model is at least {HIGH_CONFIDENCE} sure about (what an auto-accept "
           f"threshold of {HIGH_CONFIDENCE} would take)")
-    print(table(runs, "high_conf_share"))
+    print(curve_table(runs, "high_conf_share"))
     print("\nlabels to reach the target (None: not within the budget):")
     for r in runs:
         print(f"  {r['strategy']:>16} seed {r['seed']}: {r['labels_to_target']}  ({r['seconds']} s)")

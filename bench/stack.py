@@ -521,3 +521,22 @@ def reset_peak_rss(pid: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def _cell(x: float | None) -> str:
+    return "   -  " if x is None else f"{x:.4f}"
+
+
+def curve_table(runs: list[dict], key: str) -> str:
+    """Learning curves side by side: a row per number of labels, a column per run (strategy/seed)."""
+    names = [f"{r['strategy'][:16]}/{r['seed']}" for r in runs]
+    by_labels: dict[int, dict[int, float | None]] = {}
+    for n, r in enumerate(runs):
+        for p in r["curve"]:
+            by_labels.setdefault(p["labels"], {})[n] = p[key]
+    width = max(10, *(len(name) for name in names))
+    out = ["labels " + " ".join(name.rjust(width) for name in names)]
+    for labels in sorted(by_labels):
+        row = by_labels[labels]
+        out.append(f"{labels:6d} " + " ".join(_cell(row.get(n)).rjust(width) for n in range(len(runs))))
+    return "\n".join(out)
