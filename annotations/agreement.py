@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -49,6 +49,13 @@ def by_item(ratings: Iterable[Rating]) -> dict[Hashable, dict[Hashable, str]]:
 def overlapping(ratings: Iterable[Rating]) -> dict[Hashable, dict[Hashable, str]]:
     """Only the items with at least two annotators (the ones agreement can be measured on)."""
     return {item: labels for item, labels in by_item(ratings).items() if len(labels) >= 2}
+
+
+def _order(key: Hashable) -> tuple[int, Any]:
+    """Sort keys: numbers (user ids) by value, so 9 comes before 10; anything else by its text."""
+    if isinstance(key, (int, float)) and not isinstance(key, bool):
+        return (0, key)
+    return (1, str(key))
 
 
 def _finite(x: float) -> float | None:
@@ -94,7 +101,7 @@ def pairwise_kappa(ratings: Iterable[Rating], min_shared: int = 2) -> list[PairK
         for annotator, label in labels_of.items():
             per_annotator[annotator][item] = label
     out = []
-    for a, b in combinations(sorted(per_annotator, key=str), 2):
+    for a, b in combinations(sorted(per_annotator, key=_order), 2):
         shared = sorted(per_annotator[a].keys() & per_annotator[b].keys(), key=str)
         if len(shared) < min_shared:
             continue
@@ -196,3 +203,73 @@ def mapping_agreement(a: Mapping[Hashable, str], b: Mapping[Hashable, Any]) -> t
     """(items where a and b give the same label, items both give a label for)."""
     shared = a.keys() & b.keys()
     return sum(1 for k in shared if a[k] == b[k]), len(shared)
+
+
+# --- rubric questions (`tasks.questions`) ----------------------------------------------------------
+
+# (item, annotator, answer) triples of one question; the answer is a rating (int), a flag (bool), an
+# option (str) or a tuple of options (a multiple choice).
+Answer = tuple[Hashable, Hashable, Hashable]
+
+
+Level = Literal["nominal", "ordinal"]
+
+
+def alpha(answers: Iterable[Answer], level: Level, domain: Sequence[Hashable] = ()) -> float | None:
+    """Krippendorff's alpha of one question's answers at `level` ("ordinal" for ratings, whose `domain`
+    is the scale's points in order; "nominal" for the rest); None when undefined (no item with two
+    annotators, or a single value throughout)."""
+    items = {item: given for item, given in by_item(answers).items() if len(given) >= 2}  # type: ignore[arg-type]
+    seen = {v for given in items.values() for v in given.values()}
+    if not items or len(seen) < 2:
+        return None
+    values = list(dict.fromkeys([*domain, *sorted(seen - set(domain), key=str)]))
+    code = {v: i for i, v in enumerate(values)}
+    annotators = sorted({a for given in items.values() for a in given}, key=str)
+    row = {a: i for i, a in enumerate(annotators)}
+    matrix = np.full((len(annotators), len(items)), np.nan)
+    for col, given in enumerate(items.values()):
+        for annotator, v in given.items():
+            matrix[row[annotator], col] = code[v]
+    import krippendorff
+
+    try:
+        value = krippendorff.alpha(reliability_data=matrix, value_domain=list(range(len(values))),
+                                   level_of_measurement=level)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return _finite(value)
+
+
+@dataclass
+class QuestionAgreement:
+    id: str
+    type: str
+    level: str
+    overlapping_items: int
+    alpha: float | None
+    pairs: list[dict[str, Any]] = field(default_factory=list)  # {"annotators": (a, b), "alpha", "shared_items"}
+
+
+def question_agreement(question: Mapping[str, Any], answers: Iterable[Answer], min_shared: int = 2,
+                       ) -> QuestionAgreement:
+    """Alpha of one rubric question (ordinal for a rating, nominal for a flag or choice), over all
+    annotators and per pair of annotators who share at least `min_shared` items."""
+    answers = list(answers)
+    rating = question.get("type") == "rating"
+    level: Level = "ordinal" if rating else "nominal"
+    domain: list[Hashable] = list(range(1, int(question.get("scale") or 0) + 1)) if rating else []
+    items = {item: given for item, given in by_item(answers).items() if len(given) >= 2}  # type: ignore[arg-type]
+    per_annotator: dict[Hashable, dict[Hashable, Hashable]] = defaultdict(dict)
+    for item, given in items.items():
+        for annotator, v in given.items():
+            per_annotator[annotator][item] = v
+    pairs = []
+    for a, b in combinations(sorted(per_annotator, key=_order), 2):
+        shared = per_annotator[a].keys() & per_annotator[b].keys()
+        if len(shared) < min_shared:
+            continue
+        subset = [(i, who, per_annotator[who][i]) for i in shared for who in (a, b)]
+        pairs.append({"annotators": (a, b), "alpha": alpha(subset, level, domain), "shared_items": len(shared)})
+    return QuestionAgreement(str(question.get("id")), str(question.get("type")), level, len(items),
+                             alpha(answers, level, domain), pairs)

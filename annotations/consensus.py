@@ -8,7 +8,11 @@ annotations of one item:
 - spans, boxes: regions are matched across annotators by label and overlap (IoU >= `iou`); a
   region is kept when a majority of annotators has a matching region, with the most common
   offsets (spans) or the mean coordinates (boxes). Any annotator's region without a majority
-  match is a disagreement.
+  match is a disagreement;
+- ranking: the responses ordered by their Borda count over the annotators' rankings (tied
+  responses share their points), agreed when Kendall's W (corrected for ties) is at least the
+  threshold. The project's `consensus_iou` setting (default 0.5) serves as that threshold, since a
+  ranking project has no regions to overlap: 0 accepts any set of rankings, 1 only identical ones.
 """
 from __future__ import annotations
 
@@ -154,6 +158,82 @@ def matched_boxes(values: Sequence[Mapping], iou: float = 0.5) -> Outcome:
     return _regions(values, "boxes", box_iou, iou, _mean_box)
 
 
+Ranking = Sequence[Sequence[str]]  # groups of response ids, best first; a group's ids are tied
+
+
+def midranks(ranking: Ranking) -> dict[str, float]:
+    """Each response's rank (1 = best); tied responses share the mean of the positions they span."""
+    ranks: dict[str, float] = {}
+    position = 1
+    for group in ranking:
+        for rid in group:
+            ranks[rid] = position + (len(group) - 1) / 2
+        position += len(group)
+    return ranks
+
+
+def borda(rankings: Sequence[Ranking]) -> dict[str, float]:
+    """Borda count: a response gets n - rank points from each ranking (n responses), ties sharing.
+
+    In a strict ranking of 4 the best gets 3 points and the worst 0; two tied at the top get 2.5 each.
+    Keys follow the first ranking's order. All rankings must hold the same responses.
+    """
+    total: dict[str, float] = {}
+    for ranking in rankings:
+        ranks = midranks(ranking)
+        for rid, rank in ranks.items():
+            total[rid] = total.get(rid, 0.0) + len(ranks) - rank
+    return total
+
+
+def kendalls_w(rankings: Sequence[Ranking]) -> float:
+    """Kendall's coefficient of concordance W in [0, 1], corrected for ties.
+
+    W = 12 S / (m² (n³ - n) - m Σ T), with m rankings of n responses, S the sum of squared deviations
+    of the responses' rank sums from their mean, and T = Σ (t³ - t) over each ranking's tied groups
+    of size t. Rankings that tie everything leave nothing to disagree on: W is 1.
+    """
+    m = len(rankings)
+    if m == 0:
+        return 0.0
+    ranks = [midranks(r) for r in rankings]
+    ids = list(ranks[0])
+    n = len(ids)
+    sums = [sum(r[rid] for r in ranks) for rid in ids]
+    mean = m * (n + 1) / 2
+    s = sum((x - mean) ** 2 for x in sums)
+    ties = sum(len(g) ** 3 - len(g) for ranking in rankings for g in ranking)
+    denominator = m * m * (n ** 3 - n) - m * ties
+    if denominator <= 0:
+        return 1.0
+    return max(0.0, min(1.0, 12 * s / denominator))
+
+
+def consensus_ranking(rankings: Sequence[Ranking]) -> list[list[str]]:
+    """The responses grouped by Borda count, most points first; equal points make a tie."""
+    points = borda(rankings)
+    # Doubled points are whole numbers (midranks are halves), so equal totals compare exactly.
+    groups: dict[int, list[str]] = {}
+    for rid, p in points.items():
+        groups.setdefault(round(2 * p), []).append(rid)
+    return [groups[k] for k in sorted(groups, reverse=True)]
+
+
+def ranked(rankings: Sequence[Ranking], threshold: float = 0.5) -> Outcome:
+    """Ranking: the Borda consensus when Kendall's W >= `threshold`, else a disagreement.
+
+    Rankings of different sets of responses (not possible for validated values) disagree.
+    """
+    if not rankings or any(not isinstance(r, Sequence) or isinstance(r, str) for r in rankings):
+        return Outcome(False, None)
+    ids = {rid for group in rankings[0] for rid in group}
+    if not ids or any({rid for group in r for rid in group} != ids for r in rankings):
+        return Outcome(False, None)
+    if kendalls_w(rankings) + _EPS < threshold:
+        return Outcome(False, None)
+    return Outcome(True, {"ranking": consensus_ranking(rankings)})
+
+
 def decide(task_type: str, values: Sequence[Any], iou: float = 0.5) -> Outcome:
     """The final value of one item from its non-skipped annotations' values, by the task type's rule."""
     if not values:
@@ -168,6 +248,8 @@ def decide(task_type: str, values: Sequence[Any], iou: float = 0.5) -> Outcome:
         return matched_boxes(values, iou)
     if task_type == "pairwise":
         return majority_choice(values)
+    if task_type == "ranking":
+        return ranked([v.get("ranking", []) for v in values], iou)
     raise ValueError(f"unknown task type {task_type!r}")
 
 

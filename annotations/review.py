@@ -20,10 +20,10 @@ from annotations.consensus import agrees
 from annotations.models import Annotation, ReviewDecision, ReviewLease
 from audit import trail
 from common.errors import Conflict, Invalid
-from tasks import items
+from tasks import items, questions
 from tasks.access import check_role, get_item, get_project
 from tasks.models import Item, ItemStatus, Project
-from tasks.values import ValueShapeError, validate_value
+from tasks.values import ValueShapeError
 
 # How often `next_for_review` looks again when every candidate it found was taken meanwhile.
 _MAX_TRIES = 20
@@ -86,7 +86,9 @@ def check_review_value(item: Item, value: Any) -> Any:
         raise Invalid({"value": ["This field is required."]})
     project = item.project
     try:
-        return validate_value(project.task_type, project.labels, value, item.data)
+        # Reviewers decide the main label; they may leave the rubric's questions unanswered.
+        return questions.validate_value_with_answers(project.task_type, project.labels, project.questions, value,
+                                                     item.data, require=False)
     except ValueShapeError as exc:
         raise Invalid({exc.field: [exc.message]}) from None
 
@@ -120,6 +122,10 @@ def do_review(user, item_id: int, value: Any, note: str = "") -> ReviewDecision:
         reason = item.review_reason
         annotations = list(Annotation.objects.filter(item=item).order_by("id"))
         corrected = corrections(item, annotations, value)
+        if item.project.questions and not value.get("answers"):
+            # A decision without answers keeps the annotators' (`tasks.questions.aggregate`).
+            rubric = questions.validate_questions(item.project.questions)
+            value = {**value, "answers": questions.aggregate(rubric, [a.value for a in annotations if not a.skipped])}
         decision = ReviewDecision.objects.create(project_id=item.project_id, item=item, reviewer=user, value=value,
                                                  note=note, reason=reason, corrections=corrected)
         items.decide(item, value, user=user, reason=f"review ({reason})" if reason else "review")

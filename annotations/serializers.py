@@ -34,6 +34,8 @@ VALUE_SHAPES = [
     _shape("spans", "spans", _parts(start={"type": "integer", "minimum": 0}, end={"type": "integer", "minimum": 1})),
     _shape("boxes", "boxes", _parts(x=_NUMBER, y=_NUMBER, w=_NUMBER, h=_NUMBER)),
     _shape("pairwise", "choice", {"type": "string", "enum": ["a", "b", "tie"]}),
+    _shape("ranking", "ranking", {"type": "array", "description": "groups of tied response ids, best first",
+                                  "items": {"type": "array", "items": {"type": "string"}}}),
 ]
 
 

@@ -15,10 +15,10 @@ from annotations.consensus import decide
 from annotations.models import Annotation
 from audit import trail
 from common.errors import Conflict, Invalid
-from tasks import items
+from tasks import items, questions
 from tasks.access import check_role, get_item
 from tasks.models import LABELABLE, Assignment, FinalSource, Item, LeaseState
-from tasks.values import ValueShapeError, validate_value
+from tasks.values import ValueShapeError
 
 
 class AlreadyAnnotated(Conflict):
@@ -45,7 +45,8 @@ def check_submission(item: Item, submission: Submission) -> Any:
         raise Invalid({"value": ["This field is required (or send {\"skip\": true})."]})
     project = item.project
     try:
-        return validate_value(project.task_type, project.labels, submission.value, item.data)
+        return questions.validate_value_with_answers(project.task_type, project.labels, project.questions,
+                                                     submission.value, item.data)
     except ValueShapeError as exc:
         raise Invalid({exc.field: [exc.message]}) from None
 
@@ -118,9 +119,19 @@ def settle(item: Item) -> None:
             reason = f"Dawid–Skene over {len(values)} annotations (posterior {decision.posterior})"
     else:
         outcome = decide(project.task_type, values, iou=project.consensus_iou)
+    value, low_agreement = outcome.value, False
+    if project.questions:
+        # The rubric's answers join the main label's consensus (`tasks.questions.aggregate`); ratings
+        # that spread more than the project allows send an agreed item to review.
+        rubric = questions.validate_questions(project.questions)
+        low_agreement = questions.low_agreement(rubric, values, project.question_spread)
+        if outcome.agreed:
+            value = {**outcome.value, "answers": questions.aggregate(rubric, values)}
+            if low_agreement:
+                reason = f"ratings spread more than {project.question_spread}"
     # An item routed for more annotations because the model was unsure, and still disputed, is escalated.
-    items.settle(item, agreed=outcome.agreed, value=outcome.value, escalated=item.needed > project.overlap,
-                 reason=reason)
+    items.settle(item, agreed=outcome.agreed, value=value, escalated=item.needed > project.overlap,
+                 reason=reason, low_agreement=low_agreement)
 
 
 class TooLateToUndo(Conflict):

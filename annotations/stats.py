@@ -16,6 +16,7 @@ from django.db.models import Avg, Count, Q
 from annotations import agreement
 from annotations.models import Annotation, ReviewDecision
 from models_registry.models import ModelVersion
+from tasks import questions
 from tasks.models import FinalSource, Item, ItemStatus, Project, ReviewReason, TaskType
 
 CHUNK = 2000
@@ -62,10 +63,14 @@ def project_stats(project: Project) -> dict[str, Any]:
     vs_final: list[tuple[str, str]] = []  # (annotator label, final label)
     hits: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # user -> [final hit, final n, gold hit, gold n]
     scorable = task_type in NOMINAL or task_type == TaskType.MULTI_LABEL
+    rubric = [q for q in questions.validate_questions(project.questions) if q["type"] != "text"]
+    answered: dict[str, list[agreement.Answer]] = defaultdict(list)  # question id -> (item, user, answer)
     rows = (Annotation.objects.filter(project=project, skipped=False)
             .values_list("item_id", "user_id", "value", "item__final_value", "item__final_source", "item__gold")
             .order_by("id").iterator(chunk_size=CHUNK))
     for item_id, user_id, value, final_value, final_source, gold in rows:
+        for qid, answer in questions.answers_of(value).items():
+            answered[qid].append((item_id, user_id, tuple(answer) if isinstance(answer, list) else answer))
         given = comparable(task_type, value)
         if task_type in NOMINAL and given is not None:
             ratings.append((item_id, user_id, given))
@@ -100,6 +105,7 @@ def project_stats(project: Project) -> dict[str, Any]:
     stats.update(_agreement_and_inference(task_type, labels, ratings, final_of, annotators))
     stats["confusion"] = agreement.confusion(vs_final, labels) if task_type in NOMINAL else None
     stats["annotators"] = sorted(annotators.values(), key=lambda r: r["username"])
+    stats["questions"] = _question_agreement(rubric, answered, annotators)
     stats["review_queue"] = _review_queue(project)
     stats["routing"] = _routing(project, total)
     stats["model"] = _model(project)
@@ -152,6 +158,24 @@ def _agreement_and_inference(task_type: str, labels: list[str], ratings: list[ag
         "per_label": agreement.per_label_agreement(ratings, labels),
     }
     out["truth_inference"] = _truth_inference(ratings, final_of, name)
+    return out
+
+
+def _question_agreement(rubric: list[dict[str, Any]], answered: dict[str, list[agreement.Answer]],
+                        annotators: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per rubric question (text ones aside): Krippendorff's alpha, ordinal for ratings and nominal for
+    flags and choices, over everyone and per pair of annotators."""
+    name = {uid: row["username"] for uid, row in annotators.items()}
+    out = []
+    for q in rubric:
+        found = agreement.question_agreement(q, answered.get(q["id"], []))
+        out.append({
+            "id": found.id, "text": q.get("text", found.id), "type": found.type, "level": found.level,
+            "answers": len(answered.get(q["id"], [])), "overlapping_items": found.overlapping_items,
+            "krippendorff_alpha": found.alpha,
+            "pairs": [{"annotators": [name.get(a, a), name.get(b, b)], "alpha": p["alpha"],
+                       "shared_items": p["shared_items"]} for p in found.pairs for a, b in [p["annotators"]]],
+        })
     return out
 
 

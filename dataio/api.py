@@ -102,7 +102,7 @@ EXPORT_PARAMETERS = [
     OpenApiParameter("only_final", bool, default=False, description="Only items with a final value."),
     OpenApiParameter("since", str, description=(
         "ISO date or date-time: only items from then on. It applies to when the final value was set when the "
-        "export holds final values only (`only_final`, `source`, or the coco, conll and preference formats), "
+        "export holds final values only (`only_final`, `source`, or the coco, conll, preference and pairs formats), "
         "and to when the item was imported otherwise. A time without an offset is UTC.")),
     OpenApiParameter("until", str, description=(
         "ISO date or date-time, inclusive (a date includes that whole day); applies to the same time as `since`.")),

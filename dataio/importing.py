@@ -46,7 +46,7 @@ DUPLICATE_POLICIES = ("error", "skip", "update")
 
 
 def schema_of(project: Project) -> Schema:
-    return Schema(task_type=project.task_type, labels=list(project.labels))
+    return Schema(task_type=project.task_type, labels=list(project.labels), questions=tuple(project.questions or ()))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import orjson
 from common.errors import Invalid
 from common.text import NUL, NUL_MESSAGE
 from models_registry.structured import PARTS, is_structured, probability, scored_parts
+from tasks.questions import validate_value_with_answers
 from tasks.values import ValueShapeError, validate_data, validate_value
 
 FINAL_SOURCES = ("gold", "consensus", "reviewer", "model")
@@ -94,6 +95,8 @@ class Schema:
 
     task_type: str
     labels: list[str]
+    # The project's rubric questions: answers in gold, annotation and final values are checked against them.
+    questions: tuple = ()
 
 
 # Keys of a wrapped record that take the longer path through `make_record`.
@@ -129,7 +132,7 @@ def parse_record(raw: Any, number: int, schema: Schema, unit: str = "record") ->
     try:
         validate_data(schema.task_type, data)
         if gold is not None:
-            gold = validate_value(schema.task_type, schema.labels, gold, data, field="gold")
+            gold = _value(schema, gold, data, "gold")
     except ValueShapeError as exc:
         raise RecordError(number, exc.field, exc.message, unit=unit) from None
     return Record(number=number, data=data, external_id=external_id, gold=gold, unit=unit)
@@ -155,7 +158,7 @@ def make_record(number: int, schema: Schema, data: Any, *, external_id: Any = No
     try:
         validate_data(schema.task_type, data)
         if gold is not None:
-            gold = validate_value(schema.task_type, schema.labels, gold, data, field="gold")
+            gold = _value(schema, gold, data, "gold")
         parsed_final = _final(final, schema, data) if final is not None else None
         if parsed_final is not None and parsed_final.source == "gold":
             if gold is not None and gold != parsed_final.value:
@@ -212,7 +215,7 @@ def _annotations(raw: Any, schema: Schema, data: Mapping) -> tuple[ImportedAnnot
             raise ValueShapeError(f"{field}.skipped", "must be true or false")
         value = a.get("value")
         if value is not None or not skipped:
-            value = validate_value(schema.task_type, schema.labels, value, data, field=f"{field}.value")
+            value = _value(schema, value, data, f"{field}.value")
         out.append(ImportedAnnotation(
             user=user, value=value, skipped=skipped,
             lead_time=seconds(a.get("lead_time"), f"{field}.lead_time"),
@@ -244,7 +247,7 @@ def _scored_prediction(raw: Mapping, value: dict, given: float | None, version: 
     key = PARTS[schema.task_type]
     parts = raw["value"][key]  # checked by validate_value: a list of objects
     flat = raw.get("scores")
-    if schema.task_type == "spans" and is_object(flat) and key not in flat \
+    if schema.task_type == "spans" and isinstance(flat, dict) and key not in flat \
             and all(p.get("score") is None for p in parts):
         # Span predictions imported before spans had per-span scores: label -> probability, kept as they were.
         return ImportedPrediction(value=value, confidence=given, model_version=version,
@@ -302,12 +305,20 @@ def _scores(raw: Any, field: str) -> dict[str, float] | None:
     return scores
 
 
+def _value(schema: Schema, raw: Any, data: Mapping | None, field: str) -> Any:
+    """A label value of the project, with its rubric answers (optional in imports, checked when given)."""
+    if schema.questions or (isinstance(raw, Mapping) and "answers" in raw):
+        return validate_value_with_answers(schema.task_type, schema.labels, list(schema.questions), raw, data,
+                                           field, require=False)
+    return validate_value(schema.task_type, schema.labels, raw, data, field=field)
+
+
 def _final(raw: Any, schema: Schema, data: Mapping) -> ImportedFinal:
     raw = _object(raw, "final")
     source = raw.get("source")
     if source not in FINAL_SOURCES:
         raise ValueShapeError("final.source", f"must be one of {', '.join(FINAL_SOURCES)}")
-    value = validate_value(schema.task_type, schema.labels, raw.get("value"), data, field="final.value")
+    value = _value(schema, raw.get("value"), data, "final.value")
     by = raw.get("by")
     if by is not None:
         by = username(by, "final.by")

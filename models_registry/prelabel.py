@@ -43,7 +43,7 @@ def _backend(project: Project, mv: ModelVersion | None, sample: dict) -> tuple[B
         if not project.model_endpoint:
             raise BackendError("The project names no model endpoint.")
         return ExternalHTTPBackend(project.task_type, list(project.labels), project.model_endpoint,
-                                   project.model_timeout), None
+                                   project.model_timeout, questions=project.questions), None
     if mv is None:
         raise BackendError("The project has no active model; train one (or activate a version) first.")
     backend_cls = BACKENDS.get(mv.backend) or builtin_for(sample)
@@ -131,6 +131,8 @@ def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now, 
                                       scores=scores))
         snapshot = {"model_version": mv.version, "value": values[k], "confidence": round(conf, 6),
                     "scores": scores}
+        if result.answers and result.answers[k]:
+            snapshot["answers"] = result.answers[k]  # a judge's suggested rubric answers
         b = band[k]
         if row["annotation_count"] > 0 and b in (routing.Band.AUTO_ACCEPT, routing.Band.AUDIT):
             b = routing.Band.NORMAL

@@ -80,6 +80,15 @@ def digit_boxes(limit: int = 200) -> Iterator[dict]:
         yield {"data": record["data"], "external_id": f"box-{record['external_id']}"}
 
 
+# The rubric the pairwise demo asks besides the choice (see `tasks.questions`).
+PAIRWISE_RUBRIC = [
+    {"id": "helpful", "type": "rating", "scale": 5, "text": "How helpful is the warmer review to a moviegoer?",
+     "labels": ["useless", "poor", "fair", "good", "excellent"], "required": True},
+    {"id": "offensive", "type": "flag", "text": "Is either review offensive?", "required": True},
+    {"id": "why", "type": "text", "text": "Why? (optional)", "required": False, "min_length": 10},
+]
+
+
 def review_pairs(limit: int = 300) -> Iterator[dict]:
     """Two snippets about the same film: which one is more positive?"""
     pending: dict[str, dict] = {}
@@ -94,5 +103,24 @@ def review_pairs(limit: int = 300) -> Iterator[dict]:
         yield {"data": {"prompt": f"Which review of {movie!r} is more positive?",
                         "a": first["data"]["text"], "b": record["data"]["text"]},
                "external_id": f"pair-{n}"}
+        if n >= limit:
+            return
+
+
+def review_rankings(limit: int = 200, size: int = 4) -> Iterator[dict]:
+    """Four snippets about the same film: rank them from warmest to coldest."""
+    pending: dict[str, list[dict]] = {}
+    n = 0
+    for record in movie_reviews():
+        movie = record["data"]["movie"]
+        group = pending.setdefault(movie, [])
+        group.append(record)
+        if len(group) < size:
+            continue
+        del pending[movie]
+        n += 1
+        yield {"data": {"prompt": f"Rank these reviews of {movie!r} from warmest to coldest.",
+                        "responses": [{"id": f"r{i}", "text": r["data"]["text"]} for i, r in enumerate(group, 1)]},
+               "external_id": f"rank-{n}"}
         if n >= limit:
             return

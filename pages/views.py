@@ -27,7 +27,7 @@ from models_registry.learners import LEARNERS
 from models_registry.models import LabelIssue, ModelVersion
 from models_registry.training import check_can_train
 from pages import charts
-from tasks import jobs, services
+from tasks import jobs, questions, services
 from tasks.access import is_member
 from tasks.models import Item, ItemStatus, Job, Project, Strategy
 from tasks.serializers import ProjectSerializer
@@ -62,7 +62,8 @@ def home(request):
 def label(request, pk: int):
     """The labeling screen of a project; members who may label only."""
     project = _member_project(request, pk, permissions.LABEL, "label items")
-    config = _screen_config(request, project, labels=project.labels, instructions=project.instructions)
+    config = _screen_config(request, project, labels=project.labels, instructions=project.instructions,
+                            questions=questions.validate_questions(project.questions))
     config["lease_seconds"] = project.lease_seconds
     return render(request, "label.html", {"project": project, "config": config})
 

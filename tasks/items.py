@@ -20,10 +20,11 @@ from tasks.lifecycle import Life
 from tasks.models import Item
 
 
-def settle(item: Item, *, agreed: bool, value: Any, escalated: bool, reason: str) -> None:
+def settle(item: Item, *, agreed: bool, value: Any, escalated: bool, reason: str,
+           low_agreement: bool = False) -> None:
     """The annotators' consensus is final, or the item goes to review. Call holding its row lock."""
     _write(item, lifecycle.settled(item.status, agreed=agreed, value=value, at=timezone.now(),
-                                   escalated=escalated), reason=reason)
+                                   escalated=escalated, low_agreement=low_agreement), reason=reason)
 
 
 def decide(item: Item, value: Any, *, user, reason: str) -> None:

@@ -9,6 +9,7 @@ review and undo go through it.
                  ── routed: unsure ───────▶ queued
                  ── settled: agreed ──────▶ done (final: consensus)
                  ── settled: disputed ────▶ in_review (disagreement, or escalated)
+                 ── settled: agreed, ratings spread ─▶ in_review (low_agreement)
     auto_accepted ── routed again ────────▶ as from queued (a newer model decides)
     in_review ── decided by a reviewer ───▶ done (final: reviewer)
     settled by annotators or the model ── an annotator's undo ──▶ new | queued
@@ -111,9 +112,16 @@ def routed(status: str, final_source: str, band: str, value: Any, at: datetime) 
     return waiting(predicted=True)
 
 
-def settled(status: str, *, agreed: bool, value: Any, at: datetime, escalated: bool) -> Life:
-    """Once the item has its annotations: their consensus, or review."""
+def settled(status: str, *, agreed: bool, value: Any, at: datetime, escalated: bool,
+            low_agreement: bool = False) -> Life:
+    """Once the item has its annotations: their consensus, or review.
+
+    `low_agreement`: the main label agreed but a rubric rating spread too far (`tasks.questions`);
+    a disputed main label is reviewed as a disagreement first.
+    """
     _require(status in LABELABLE, status, "settled by its annotators")
+    if agreed and low_agreement:
+        return Life(Status.IN_REVIEW, review_reason=Reason.LOW_AGREEMENT)
     if agreed:
         return final(value, Source.CONSENSUS, at)
     return Life(Status.IN_REVIEW, review_reason=Reason.ESCALATED if escalated else Reason.DISAGREEMENT)

@@ -3,8 +3,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import Role
-from tasks import jobs, schedules
+from tasks import jobs, questions, schedules
 from tasks.models import Item, Job, Project, TaskType
+from tasks.values import ValueShapeError
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -20,7 +21,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "id", "name", "task_type", "labels", "instructions", "overlap", "auto_accept_threshold",
             "escalation_threshold", "escalated_overlap", "audit_rate", "consensus_iou", "consensus_method", "strategy",
             "retrain_every", "retrain_schedule", "promotion_margin", "lease_seconds", "model_backend",
-            "model_endpoint", "model_timeout", "gold_rate",
+            "model_endpoint", "model_timeout", "gold_rate", "questions", "question_spread",
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]
@@ -45,6 +46,18 @@ class ProjectSerializer(serializers.ModelSerializer):
                 raise serializers.ValidationError(str(exc)) from None
         return spec
 
+    def validate_questions(self, value) -> list:
+        try:
+            return questions.validate_questions(value)
+        except ValueShapeError as exc:
+            # The path names the question and its field: {"questions": ["questions[1].scale: must be ..."]}.
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate_question_spread(self, value):
+        if value is not None and value < 0:
+            raise serializers.ValidationError("Must be zero or more (the largest max - min allowed).")
+        return value
+
     def validate_labels(self, labels: list[str]) -> list[str]:
         if len(set(labels)) != len(labels):
             raise serializers.ValidationError("Label names must be unique.")
@@ -53,7 +66,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict) -> dict:
         task_type = self._merged(attrs, "task_type")
         labels = self._merged(attrs, "labels") or []
-        if task_type != TaskType.PAIRWISE and not labels:
+        if task_type not in (TaskType.PAIRWISE, TaskType.RANKING) and not labels:
             raise serializers.ValidationError({"labels": "A project of this task type needs at least one label."})
         if self.instance is not None and "task_type" in attrs and attrs["task_type"] != self.instance.task_type:
             if self.instance.items.exists():

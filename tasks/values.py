@@ -107,7 +107,51 @@ def validate_value(task_type: str, labels: Sequence[str], value: Any, data: Mapp
         if v["choice"] not in CHOICES:
             raise ValueShapeError(f"{field}.choice", "must be 'a', 'b' or 'tie'")
         return {"choice": v["choice"]}
+    if task_type == "ranking":
+        return validate_ranking(value, data, field)
     raise ValueShapeError("task_type", f"unknown task type {task_type!r}")
+
+
+def response_ids(data: Mapping | None) -> list[str] | None:
+    """The ids of a ranking item's responses in the order shown, or None if its data has no list of them."""
+    responses = data.get("responses") if isinstance(data, Mapping) else None
+    if not isinstance(responses, list):
+        return None
+    return [r["id"] for r in responses if isinstance(r, Mapping) and isinstance(r.get("id"), str)]
+
+
+def validate_ranking(value: Any, data: Mapping | None, field: str = "value") -> dict:
+    """Ranking: `{"ranking": [[id, ...], ...]}`, groups best first, a group's ids tied.
+
+    With the item's `data`, every response must appear exactly once; without it (a value checked
+    apart from its item) only the shape and repeats are checked.
+    """
+    v = _require_object(value, field, ["ranking"])
+    groups = v["ranking"]
+    f = f"{field}.ranking"
+    if not isinstance(groups, list) or not groups:
+        raise ValueShapeError(f, "must be a non-empty list of groups of response ids, best first")
+    known = response_ids(data)
+    seen: set[str] = set()
+    out: list[list[str]] = []
+    for i, group in enumerate(groups):
+        if not isinstance(group, list) or not group:
+            raise ValueShapeError(f"{f}[{i}]", "must be a non-empty list of response ids (tied ones share a group)")
+        for j, rid in enumerate(group):
+            where = f"{f}[{i}][{j}]"
+            if not isinstance(rid, str):
+                raise ValueShapeError(where, "must be a response id (string)")
+            if known is not None and rid not in known:
+                raise ValueShapeError(where, f"unknown response {rid!r}; the item's responses are {known}")
+            if rid in seen:
+                raise ValueShapeError(where, f"response {rid!r} is ranked twice")
+            seen.add(rid)
+        out.append(list(group))
+    if known is not None:
+        missing = [rid for rid in known if rid not in seen]
+        if missing:
+            raise ValueShapeError(f, f"response {missing[0]!r} is not ranked; rank every response exactly once")
+    return {"ranking": out}
 
 
 def _nonempty_string(data: Mapping, key: str, field: str) -> None:
@@ -154,5 +198,30 @@ def validate_data(task_type: str, data: Any, field: str = "data") -> None:
     elif task_type == "pairwise":
         for key in ("prompt", "a", "b"):
             _nonempty_string(data, key, field)
+    elif task_type == "ranking":
+        _validate_responses(data, field)
     else:
         raise ValueShapeError("task_type", f"unknown task type {task_type!r}")
+
+
+MIN_RESPONSES, MAX_RESPONSES = 2, 10
+
+
+def _validate_responses(data: Mapping, field: str) -> None:
+    """Ranking data: a prompt and 2-10 responses `{"id", "text"}` with unique, non-empty ids."""
+    _nonempty_string(data, "prompt", field)
+    responses = data.get("responses")
+    f = f"{field}.responses"
+    if not isinstance(responses, list):
+        raise ValueShapeError(f, 'is required: a list of {"id", "text"}')
+    if not MIN_RESPONSES <= len(responses) <= MAX_RESPONSES:
+        raise ValueShapeError(f, f"must hold {MIN_RESPONSES} to {MAX_RESPONSES} responses, not {len(responses)}")
+    ids: set[str] = set()
+    for i, response in enumerate(responses):
+        where = f"{f}[{i}]"
+        r = _require_object(response, where, ["id", "text"])
+        _nonempty_string(r, "id", where)
+        _nonempty_string(r, "text", where)
+        if r["id"] in ids:
+            raise ValueShapeError(f"{where}.id", f"response id {r['id']!r} is used twice")
+        ids.add(r["id"])

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from django.db import connection, transaction
 
 from audit import trail
-from dataio.export import coco, conll, label_studio, preference, reading, records
+from dataio.export import coco, conll, label_studio, pairs, preference, reading, records
 from dataio.export.filters import ExportError, Filters, parse_bool, parse_filters, parse_ties
 from tasks.models import Project, TaskType
 
@@ -52,7 +52,8 @@ class Format:
 
 
 def _records(writer):
-    return lambda spec: writer(spec.chunks())
+    # The project's rubric questions add their final answers (records.py).
+    return lambda spec: writer(spec.chunks(), [q["id"] for q in spec.project.questions or []])
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
@@ -70,6 +71,9 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("preference", "application/x-ndjson", "-preference.jsonl", preference.write,
            "JSON Lines of prompt, chosen, rejected from final values (ties left out unless ties=include)",
            task_types=(TaskType.PAIRWISE,), final_only=True),
+    Format("pairs", "application/x-ndjson", "-pairs.jsonl", pairs.write,
+           "JSON Lines of prompt, chosen, rejected: every pair a final ranking implies (ties give none)",
+           task_types=(TaskType.RANKING,), final_only=True),
     Format("label_studio", "application/json", "-label-studio.json", label_studio.write,
            "Label Studio's JSON tasks with annotations, the final value as ground truth and predictions"),
 )}

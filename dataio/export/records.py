@@ -8,16 +8,18 @@ A record holds everything an import into a new project needs to rebuild the item
      "annotations": [{"user", "value", "skipped", "lead_time", "time"}],   # in submission order
      "reviews": [{"reviewer", "value", "note", "reason", "time"}],        # reviewer decisions, in order
      "prediction": {"model_version", "value", "confidence", "scores"} | null,
-     "review_reason", "needed", "created_at"}
+     "review_reason", "needed", "created_at",
+     "answers": {<question id>: <final answer> | null}}   # only in a project with rubric questions
 
 Values have the shapes of `tasks.values`; times are ISO 8601 with their offset. CSV has one row per
-item with the nested parts as JSON text in their cells.
+item with the nested parts as JSON text in their cells, and a column `answers.<question id>` per rubric
+question with the final value's answer (text as it is, other answers as JSON: 4, true, ["a", "b"]).
 """
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import orjson
 
@@ -44,9 +46,17 @@ def prediction(text: str | None) -> dict | None:
             "confidence": stored.get("confidence"), "scores": stored.get("scores")}
 
 
-def record(row, chunk: Chunk) -> dict:
-    """The export record of one item row of `chunk`."""
-    return {
+def final_answers(row, questions: Sequence[str]) -> dict:
+    """The rubric answers of an item row's final value, one per question id (None where not answered)."""
+    final = orjson.loads(row.final_value_json) if row.final_value_json else None
+    given = final.get("answers") if isinstance(final, dict) else None
+    given = given if isinstance(given, dict) else {}
+    return {q: given.get(q) for q in questions}
+
+
+def record(row, chunk: Chunk, questions: Sequence[str] = ()) -> dict:
+    """The export record of one item row of `chunk`; `questions`: the project's rubric question ids."""
+    out = {
         "id": row.id,
         "external_id": row.external_id,
         "data": raw(row.data_json),
@@ -69,46 +79,53 @@ def record(row, chunk: Chunk) -> dict:
         "needed": row.needed,
         "created_at": row.created_at,
     }
+    if questions:
+        out["answers"] = final_answers(row, questions)
+    return out
 
 
-def write_jsonl(chunks: Iterator[Chunk]) -> Iterator[bytes]:
+def write_jsonl(chunks: Iterator[Chunk], questions: Sequence[str] = ()) -> Iterator[bytes]:
     """One record a line, a chunk of lines at a time."""
     for chunk in chunks:
-        yield b"".join([orjson.dumps(record(row, chunk), option=orjson.OPT_APPEND_NEWLINE) for row in chunk.items])
+        yield b"".join([orjson.dumps(record(row, chunk, questions), option=orjson.OPT_APPEND_NEWLINE)
+                        for row in chunk.items])
 
 
-def write_json(chunks: Iterator[Chunk]) -> Iterator[bytes]:
+def write_json(chunks: Iterator[Chunk], questions: Sequence[str] = ()) -> Iterator[bytes]:
     """A JSON array of records, a chunk of them at a time."""
     yield b"["
     first = True
     for chunk in chunks:
-        body = b",\n".join([orjson.dumps(record(row, chunk)) for row in chunk.items])
+        body = b",\n".join([orjson.dumps(record(row, chunk, questions)) for row in chunk.items])
         yield body if first else b",\n" + body
         first = False
     yield b"]\n"
 
 
-def write_csv(chunks: Iterator[Chunk]) -> Iterator[bytes]:
+def write_csv(chunks: Iterator[Chunk], questions: Sequence[str] = ()) -> Iterator[bytes]:
     """The header, then a row per record, a chunk of rows at a time."""
     def cell(value) -> str:
         return "" if value is None else orjson.dumps(value).decode()
+
+    def answer(value) -> str:
+        return value if isinstance(value, str) else cell(value)
 
     def iso(moment) -> str:
         return "" if moment is None else moment.isoformat()
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, *(f"answers.{q}" for q in questions)])
     for chunk in chunks:
         for row in chunk.items:
-            r = record(row, chunk)
+            r = record(row, chunk, questions)
             final, pred = r["final"] or {}, r["prediction"] or {}
             writer.writerow([
                 r["id"], r["external_id"], r["status"], row.data_json, row.final_value_json or "",
                 final.get("source", ""), cell(pred.get("value")), pred.get("confidence", ""),
                 pred.get("model_version", ""), cell(r["annotations"]), iso(final.get("at")), final.get("by") or "",
                 row.gold_json or "", cell(pred.get("scores")), cell(r["reviews"]), r["review_reason"], r["needed"],
-                iso(r["created_at"]),
+                iso(r["created_at"]), *(answer(a) for a in r.get("answers", {}).values()),
             ])
         yield buffer.getvalue().encode()
         buffer.seek(0)

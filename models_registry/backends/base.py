@@ -45,6 +45,8 @@ class Predictions:
     classes: list[str] | None = None
     probs: np.ndarray | None = None
     uncertainty: np.ndarray | None = None
+    # Suggested answers to the project's rubric questions, per item (an external judge's), or None.
+    answers: list[dict | None] | None = None
 
 
 class Backend:

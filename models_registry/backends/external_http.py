@@ -7,7 +7,10 @@ prediction per item:
   "confidence"?: <probability>}]}`. The item's value is its boxes without the scores; its confidence is
   the least sure box, or the optional item-level `confidence` (how sure the model is that it missed
   nothing) where that is lower. An item without boxes has that `confidence`, else 0.5
-  (`structured.EMPTY_CONFIDENCE`), so an empty answer is never accepted unseen.
+  (`structured.EMPTY_CONFIDENCE`), so an empty answer is never accepted unseen;
+- ranking: `{"predictions": [{"id": <item id>, "ranking": [["r2"], ["r1", "r3"], ...], "confidence"?: <p>}]}`,
+  groups of tied response ids, best first, every response of the item exactly once. The confidence is
+  the model's in the whole order; without one it is 0.5, so an unqualified order is never accepted unseen.
 Anything else is a `BackendError` that names the problem (e.g. "predictions[3].boxes[0].w: ...").
 """
 from __future__ import annotations
@@ -21,33 +24,60 @@ import numpy as np
 import orjson
 
 from models_registry.backends.base import Backend, BackendError, Predictions, Probabilities
-from models_registry.structured import PARTS, is_probability, is_structured, with_own_scores
-from tasks.values import ValueShapeError
+from models_registry.structured import EMPTY_CONFIDENCE, PARTS, is_probability, is_structured, with_own_scores
+from tasks.questions import suggestions
+from tasks.values import ValueShapeError, validate_ranking
+
+RANKING = "ranking"  # predicts a whole order, not parts with scores nor class probabilities
 
 
 class ExternalHTTPBackend(Backend):
     name = "http"
     trainable = False
 
-    def __init__(self, task_type: str, labels: list[str], url: str = "", timeout: float = 30.0):
+    def __init__(self, task_type: str, labels: list[str], url: str = "", timeout: float = 30.0,
+                 questions: list[dict] | None = None):
         super().__init__(task_type, labels)
         self.url = url
         self.timeout = timeout
+        # The project's rubric questions: a judge may suggest answers to them (`answers` per prediction).
+        self.questions = questions or []
 
     def fit(self, data, targets):
         raise BackendError("This project uses an external model; train it where it runs.")
 
     def predict(self, model: Any, data: list[dict], ids: list[int] | None = None) -> Probabilities:
-        if is_structured(self.task_type):
+        if is_structured(self.task_type) or self.task_type == RANKING:
             raise BackendError(f"A {self.task_type} model predicts values, not class probabilities.")
         ids = ids if ids is not None else list(range(len(data)))
         return self._parse(self._ask(data, ids), ids)
 
     def predict_values(self, model: Any, data: list[dict], ids: list[int] | None = None) -> Predictions:
-        if is_structured(self.task_type):
-            ids = ids if ids is not None else list(range(len(data)))
-            return self._parse_parts(self._ask(data, ids), ids, data)
-        return self.from_probabilities(self.predict(model, data, ids=ids))
+        ids = ids if ids is not None else list(range(len(data)))
+        raw = self._ask(data, ids)
+        if self.task_type == RANKING:
+            result = self._parse_rankings(raw, ids, data)
+        elif is_structured(self.task_type):
+            result = self._parse_parts(raw, ids, data)
+        else:
+            result = self.from_probabilities(self._parse(raw, ids))
+        if self.questions:
+            result.answers = self._answers(raw, ids)
+        return result
+
+    def _answers(self, raw: bytes, ids: list[int]) -> list[dict | None]:
+        """The judge's suggested answers to the rubric questions, per item (None where it gave none):
+        `"answers": {"<question id>": {"value": ..., "confidence": p}}` beside the main prediction."""
+        row_of = {item_id: n for n, item_id in enumerate(ids)}
+        out: list[dict | None] = [None] * len(ids)
+        for k, p in enumerate(self._predictions(raw)):
+            if not isinstance(p, dict) or p.get("answers") is None or p.get("id") not in row_of:
+                continue
+            try:
+                out[row_of[p["id"]]] = suggestions(self.questions, p["answers"], f"predictions[{k}].answers")
+            except ValueShapeError as exc:
+                raise BackendError(f"{exc.field}: {exc.message}.") from None
+        return out
 
     def _ask(self, data: list[dict], ids: list[int]) -> bytes:
         body = orjson.dumps({"task_type": self.task_type, "labels": self.labels,
@@ -109,6 +139,33 @@ class ExternalHTTPBackend(Backend):
             seen[row] = True
         self._all_seen(seen, ids)
         return Predictions(values, confidence, seen, scores)
+
+    def _parse_rankings(self, raw: bytes, ids: list[int], data: list[dict]) -> Predictions:
+        """Orders of each item's responses with an optional confidence: validated strictly, all or nothing."""
+        row_of = {item_id: n for n, item_id in enumerate(ids)}
+        values: list = [None] * len(ids)
+        confidence = np.zeros(len(ids))
+        seen = np.zeros(len(ids), dtype=bool)
+        for k, p in enumerate(self._predictions(raw)):
+            where = f"predictions[{k}]"
+            item_id = p.get("id") if isinstance(p, dict) else None
+            if not isinstance(item_id, int) or isinstance(item_id, bool) or item_id not in row_of \
+                    or "ranking" not in p:
+                raise BackendError(f"{where}: needs the 'id' of an item that was sent and a 'ranking'.")
+            row = row_of[item_id]
+            if seen[row]:
+                raise BackendError(f"{where}: item {item_id} has a prediction already.")
+            given = p.get("confidence")
+            if given is not None and not is_probability(given):
+                raise BackendError(f"{where}.confidence: must be a probability between 0 and 1.")
+            try:
+                values[row] = validate_ranking({"ranking": p["ranking"]}, data[row], field=where)
+            except ValueShapeError as exc:
+                raise BackendError(f"{exc.field}: {exc.message}.") from None
+            confidence[row] = EMPTY_CONFIDENCE if given is None else float(given)
+            seen[row] = True
+        self._all_seen(seen, ids)
+        return Predictions(values, confidence, seen, [{} for _ in ids])
 
     def _parse(self, raw: bytes, ids: list[int]) -> Probabilities:
         predictions = self._predictions(raw)

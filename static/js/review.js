@@ -50,6 +50,7 @@ function describe(value, data) {
     case "classification": return [String(value.label)];
     case "multi_label": return [value.labels && value.labels.length ? value.labels.join(", ") : "(no labels)"];
     case "pairwise": return [{ a: "A is better", b: "B is better", tie: "tie" }[value.choice] || String(value.choice)];
+    case "ranking": return [(value.ranking || []).map((g) => g.join(" = ")).join(" > ") || "(no ranking)"];
     case "spans": {
       const spans = value.spans || [];
       if (!spans.length) return ["(no spans)"];

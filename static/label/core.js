@@ -9,6 +9,7 @@ import { h, $, keyRows, pageConfig } from "../js/lib/dom.js";
 import { flattenErrors, errorsText, messageOf, setStatus } from "../js/lib/errors.js";
 import { percent } from "./util.js";
 import { widgetFor, mountWidget, imageOf } from "./widgets.js";
+import { withQuestions, help as questionsHelp } from "./questions.js";
 
 const cfg = pageConfig();
 const project = cfg.project;
@@ -249,11 +250,16 @@ function show(entry, t0, prefetched) {
   state.current = entry;
   if (state.editor && state.editor.destroy) state.editor.destroy();
   ui.stage.replaceChildren();
+  const initial = initialValue(entry);
+  const changed = () => { if (state.errorsShown) clearErrors(); };
   state.editor = mountWidget(renderer, ui.stage, {
-    project, item: entry.item, prediction: entry.prediction, image: entry.image, initial: initialValue(entry),
-    changed: () => { if (state.errorsShown) clearErrors(); },
-    say,
+    project, item: entry.item, prediction: entry.prediction, image: entry.image, initial, changed, say,
   });
+  if (project.questions && project.questions.length) {
+    // The rubric's questions, under the main widget (questions.js).
+    state.editor = withQuestions(state.editor, ui.stage,
+      { questions: project.questions, initial, prediction: entry.prediction, changed });
+  }
   ui.item.textContent = `Item ${entry.item.id}${entry.item.external_id ? ` · ${entry.item.external_id}` : ""}`;
   showSuggestion(entry);
   clearErrors();
@@ -413,7 +419,7 @@ const GENERAL_KEYS = [
 ];
 
 function fillHelp() {
-  const rows = [...(renderer.help ? renderer.help(project) : []), ...GENERAL_KEYS];
+  const rows = [...(renderer.help ? renderer.help(project) : []), ...questionsHelp(project.questions), ...GENERAL_KEYS];
   ui.keys.replaceChildren(...keyRows(rows));
 }
 
@@ -426,7 +432,9 @@ function onKey(e) {
   }
   const t = e.target;
   const field = t.closest && t.closest("input, textarea, select, [contenteditable=''], [contenteditable='true']");
-  if (field && !(e.key === "Enter" && field.tagName === "SELECT")) { // Enter on a (closed) select submits
+  // Enter on a (closed) select submits; a rubric's text box passes Tab (next question) and Enter (submit) on.
+  const passes = field && field.hasAttribute("data-rubric") && (e.key === "Tab" || (e.key === "Enter" && !e.shiftKey));
+  if (field && !(e.key === "Enter" && field.tagName === "SELECT") && !passes) {
     if (e.key === "Escape") t.blur();
     return;
   }

@@ -13,7 +13,7 @@
 //   focus          the element to focus for its keys (null: the container), and destroy() when present
 import { labelKeys, loadImage } from "./util.js";
 
-const MODULES = { classification: "choices", multi_label: "choices", spans: "spans", boxes: "boxes", pairwise: "pairwise" };
+const MODULES = { classification: "choices", multi_label: "choices", spans: "spans", boxes: "boxes", pairwise: "pairwise", ranking: "ranking" };
 
 /** The widget module of a task type, or null for a type no widget knows. */
 export async function widgetFor(taskType) {

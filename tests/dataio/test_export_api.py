@@ -300,7 +300,8 @@ def test_unknown_format_is_400_listing_the_formats(as_user, admin, project, expo
     assert all(name in message for name in ("json", "jsonl", "csv", "coco", "conll", "preference", "label_studio"))
 
 
-@pytest.mark.parametrize(("fmt", "task_type"), [("coco", "boxes"), ("conll", "spans"), ("preference", "pairwise")])
+@pytest.mark.parametrize(("fmt", "task_type"), [("coco", "boxes"), ("conll", "spans"), ("preference", "pairwise"),
+                                                  ("pairs", "ranking")])
 def test_a_format_for_another_task_type_is_400(as_user, admin, project, fmt, task_type):
     r = export(as_user(admin), project, fmt)
 
@@ -314,7 +315,7 @@ def test_the_schema_documents_formats_and_filters(as_user, admin):
 
     parameters = {p["name"]: p for p in schema["paths"]["/api/projects/{id}/export/"]["get"]["parameters"]}
     assert set(parameters["format"]["schema"]["enum"]) == {
-        "json", "jsonl", "csv", "coco", "conll", "preference", "label_studio"}
+        "json", "jsonl", "csv", "coco", "conll", "preference", "pairs", "label_studio"}
     assert {"status", "source", "since", "until", "only_final", "ties"} <= set(parameters)
     assert parameters["status"]["schema"]["type"] == "array"
     assert "done" in parameters["status"]["schema"]["items"]["enum"]

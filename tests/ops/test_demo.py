@@ -81,7 +81,7 @@ def test_demo_prints_users_of_every_role_and_serves_real_data_with_a_real_worker
     admin = _token(base, "admin", "demo-admin")
     status, projects = _call(base, "/api/projects/", admin)
     assert status == 200
-    assert {p["task_type"] for p in projects["results"]} == {"classification", "spans", "boxes", "pairwise"}
+    assert {p["task_type"] for p in projects["results"]} == {"classification", "spans", "boxes", "pairwise", "ranking"}
     reviews = next(p for p in projects["results"] if p["name"] == "Movie reviews")
 
     annotator = _token(base, "annotator", "demo-annotator")

@@ -211,8 +211,8 @@ def test_pairwise_needs_a_choice():
 # --- common -------------------------------------------------------------------------------------
 
 def test_unknown_task_type_is_refused():
-    assert error_of(validate_value, "ranking", ["a"], {"label": "a"}).field == "task_type"
-    assert error_of(validate_data, "ranking", {"text": "t"}).field == "task_type"
+    assert error_of(validate_value, "sorting", ["a"], {"label": "a"}).field == "task_type"
+    assert error_of(validate_data, "sorting", {"text": "t"}).field == "task_type"
 
 
 def test_field_prefix_names_where_the_value_came_from():

@@ -77,7 +77,11 @@ class Command(BaseCommand):
             dict(name="Digit boxes", task_type="boxes", labels=["digit"],
                  instructions="Draw a tight box around the digit.", records=lambda: demo_data.digit_boxes()),
             dict(name="Which review is warmer", task_type="pairwise", labels=[],
-                 instructions="Choose the more positive review, or tie.", records=lambda: demo_data.review_pairs()),
+                 instructions="Choose the more positive review, or tie; then answer the questions under it.",
+                 questions=demo_data.PAIRWISE_RUBRIC, question_spread=2, records=lambda: demo_data.review_pairs()),
+            dict(name="Rank the reviews by warmth", task_type="ranking", labels=[],
+                 instructions="Order the reviews from warmest (top) to coldest; tie the ones equally warm.",
+                 records=lambda: demo_data.review_rankings()),
         ]
         for spec in specs:
             records = spec.pop("records")
