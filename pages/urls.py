@@ -3,7 +3,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from pages import views
+from pages import export_views, people_views, project_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
@@ -15,6 +15,11 @@ urlpatterns = [
     path("projects/<int:pk>/dashboard/", views.dashboard, name="dashboard"),
     path("projects/<int:pk>/models/", views.models_page, name="models"),
     path("projects/<int:pk>/settings/", views.project_settings, name="project-settings"),
+    path("projects/new/", project_views.project_new, name="project-new"),
+    path("projects/<int:pk>/edit/", project_views.project_edit, name="project-edit"),
+    path("projects/<int:pk>/members/", people_views.members, name="members"),
+    path("users/", people_views.users, name="users"),
+    path("projects/<int:pk>/export/", export_views.export_page, name="export"),
     # Uploaded media (images); a production deployment may serve these from the web server.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.MediaView.as_view(), name="media"),
 ]

@@ -8,7 +8,7 @@ class TasksConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from tasks import jobs
+        from tasks import jobs, receivers  # noqa: F401  (receivers connects its signal handlers)
 
         jobs.register_periodic("release-expired-leases", task="tasks.release_expired_leases", seconds=60.0)
         jobs.register_periodic("requeue-stalled-jobs", task="tasks.requeue_stalled_jobs", seconds=60.0)

@@ -165,6 +165,14 @@ def release(item: Item, user) -> int:
     return Assignment.objects.filter(item=item, user=user, state=LeaseState.LEASED).delete()[0]
 
 
+def expire_leases_of(user) -> int:
+    """End every open lease of the user now (a deactivated account), so others can have the items.
+
+    The rows stay, expired, and count for nothing; the user's annotations are kept."""
+    now = timezone.now()
+    return Assignment.objects.filter(user=user, state=LeaseState.LEASED, expires_at__gt=now).update(expires_at=now)
+
+
 def delete_expired_leases(older_than: timedelta = timedelta(0)) -> int:
     """Drop expired, unfinished leases (they already count for nothing; this keeps the table small)."""
     cutoff = timezone.now() - older_than

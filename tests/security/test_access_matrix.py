@@ -166,6 +166,14 @@ ROWS = [
     Row("projects/<int:pk>/settings/", "post", lambda w: f"/projects/{w.project.pk}/settings/",
         in_project(200, ADMIN_ONLY, page=True), lambda w, p: {"overlap": "3", "instructions": "Read twice."},
         page=True),
+    Row("projects/<int:pk>/members/", "get", lambda w: f"/projects/{w.project.pk}/members/",
+        in_project(200, ADMIN_ONLY, page=True), page=True),
+    Row("users/", "get", lambda w: "/users/", by_role(200, ADMIN_ONLY, page=True), page=True),
+    Row("projects/new/", "get", lambda w: "/projects/new/", by_role(200, ADMIN_ONLY, page=True), page=True),
+    Row("projects/<int:pk>/edit/", "get", lambda w: f"/projects/{w.project.pk}/edit/",
+        in_project(200, ADMIN_ONLY, page=True), page=True),
+    Row("projects/<int:pk>/export/", "get", lambda w: f"/projects/{w.project.pk}/export/",
+        in_project(200, MODEL_OPS, page=True), page=True),
     # Media is served by API authentication (session or token): an image of one's projects only.
     Row("media/<path:path>", "get", lambda w: w.image_item.data["image"], in_project(200)),
 ]
