@@ -118,25 +118,14 @@ class ExternalHTTPBackend(Backend):
         scores: list[dict] = [{} for _ in ids]
         confidence = np.zeros(len(ids))
         seen = np.zeros(len(ids), dtype=bool)
-        for k, p in enumerate(self._predictions(raw)):
-            where = f"predictions[{k}]"
-            item_id = p.get("id") if isinstance(p, dict) else None
-            if not isinstance(item_id, int) or isinstance(item_id, bool) or item_id not in row_of \
-                    or not isinstance(p.get(key), list):
-                raise BackendError(f"{where}: needs the 'id' of an item that was sent and a '{key}' list.")
-            row = row_of[item_id]
-            if seen[row]:
-                raise BackendError(f"{where}: item {item_id} has a prediction already.")
-            given = p.get("confidence")
-            if given is not None and not is_probability(given):
-                raise BackendError(f"{where}.confidence: must be a probability between 0 and 1.")
+        for where, row, p, given in self._each(raw, row_of, seen, f"a '{key}' list",
+                                               lambda p: isinstance(p.get(key), list)):
             try:
                 scored = with_own_scores(self.task_type, self.labels, p[key], data[row], where)
             except ValueShapeError as exc:
                 raise BackendError(f"{exc.field}: {exc.message}.") from None
             values[row], scores[row] = scored.value, scored.scores
-            confidence[row] = scored.confidence(None if given is None else float(given))
-            seen[row] = True
+            confidence[row] = scored.confidence(given)
         self._all_seen(seen, ids)
         return Predictions(values, confidence, seen, scores)
 
@@ -146,26 +135,33 @@ class ExternalHTTPBackend(Backend):
         values: list = [None] * len(ids)
         confidence = np.zeros(len(ids))
         seen = np.zeros(len(ids), dtype=bool)
+        for where, row, p, given in self._each(raw, row_of, seen, "a 'ranking'",
+                                               lambda p: "ranking" in p):
+            try:
+                values[row] = validate_ranking({"ranking": p["ranking"]}, data[row], field=where)
+            except ValueShapeError as exc:
+                raise BackendError(f"{exc.field}: {exc.message}.") from None
+            confidence[row] = EMPTY_CONFIDENCE if given is None else given
+        self._all_seen(seen, ids)
+        return Predictions(values, confidence, seen, [{} for _ in ids])
+
+    def _each(self, raw: bytes, row_of: dict[int, int], seen: np.ndarray, wanted: str, has):
+        """Each prediction of the answer as (where, row, prediction, its confidence or None), once its
+        item id, what it must hold (`has(p)`, named by `wanted`) and its confidence are checked; marks
+        the row `seen`."""
         for k, p in enumerate(self._predictions(raw)):
             where = f"predictions[{k}]"
             item_id = p.get("id") if isinstance(p, dict) else None
-            if not isinstance(item_id, int) or isinstance(item_id, bool) or item_id not in row_of \
-                    or "ranking" not in p:
-                raise BackendError(f"{where}: needs the 'id' of an item that was sent and a 'ranking'.")
+            if not isinstance(item_id, int) or isinstance(item_id, bool) or item_id not in row_of or not has(p):
+                raise BackendError(f"{where}: needs the 'id' of an item that was sent and {wanted}.")
             row = row_of[item_id]
             if seen[row]:
                 raise BackendError(f"{where}: item {item_id} has a prediction already.")
             given = p.get("confidence")
             if given is not None and not is_probability(given):
                 raise BackendError(f"{where}.confidence: must be a probability between 0 and 1.")
-            try:
-                values[row] = validate_ranking({"ranking": p["ranking"]}, data[row], field=where)
-            except ValueShapeError as exc:
-                raise BackendError(f"{exc.field}: {exc.message}.") from None
-            confidence[row] = EMPTY_CONFIDENCE if given is None else float(given)
             seen[row] = True
-        self._all_seen(seen, ids)
-        return Predictions(values, confidence, seen, [{} for _ in ids])
+            yield where, row, p, (None if given is None else float(given))
 
     def _parse(self, raw: bytes, ids: list[int]) -> Probabilities:
         predictions = self._predictions(raw)
