@@ -37,6 +37,8 @@ class Project(models.Model):
     name = models.CharField(max_length=200)
     task_type = models.CharField(max_length=16, choices=TaskType.choices)
     labels = models.JSONField(default=list)
+    # A colour per label ({"cat": "#e6194b"}); labels without one take the palette's colour by position.
+    label_colors = models.JSONField(default=dict, blank=True)
     instructions = models.TextField(blank=True, default="")
     overlap = models.PositiveSmallIntegerField(default=1)
     auto_accept_threshold = models.FloatField(null=True, blank=True)
