@@ -11,7 +11,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import password_reset, services
 from accounts.models import User
 from accounts.serializers import (
     PasswordChangeSerializer,
@@ -106,6 +106,22 @@ class UserDetailView(APIView):
         if "is_active" in changes and changes["is_active"] != user.is_active:
             services.set_active(user, changes["is_active"], by=request.user)
         return Response({**UserSerializer(user).data, "is_active": user.is_active})
+
+
+class PasswordResetLinkView(APIView):
+    """Admins make a one-time link with which a user sets a new password (for one who forgot theirs)."""
+
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(request=None, responses={200: inline_serializer("PasswordResetLink", {
+        "link": serializers.URLField(), "valid_hours": serializers.IntegerField()})})
+    def post(self, request, pk):
+        user = get_object_or_404(User, pk=pk)
+        try:
+            path, hours = password_reset.issue_reset_link(user, by=request.user)
+        except ValueError as exc:
+            raise ValidationError({"user": [str(exc)]}) from None
+        return Response({"link": request.build_absolute_uri(path), "valid_hours": hours})
 
 
 class MeView(generics.RetrieveAPIView):

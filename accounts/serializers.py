@@ -29,7 +29,8 @@ class UserCreateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "password", "role"]
+        fields = ["id", "username", "password", "role", "email"]
+        extra_kwargs = {"email": {"required": False}}
 
     def validate(self, attrs: dict) -> dict:
         # Here rather than in validate_password: the similarity check needs the username.

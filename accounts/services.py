@@ -11,12 +11,12 @@ from accounts.models import User
 from audit import trail
 
 
-def create_user(*, username: str, password: str, role: str, by=None) -> User:
+def create_user(*, username: str, password: str, role: str, email: str = "", by=None) -> User:
     """Create a user with a role (an admin-role user may use the Django admin too).
 
     The password must have passed `validate_password` (the serializers do that)."""
     with transaction.atomic():
-        user = User.objects.create_user(username=username, password=password, role=role,
+        user = User.objects.create_user(username=username, password=password, role=role, email=email,
                                         is_staff=(role == "admin"))
         trail.record("user.created", user=by, created=user.pk, role=role)
     return user

@@ -246,6 +246,18 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
 # then issues a new one. Changing the password or deactivating the user revokes tokens and sessions at once.
 HITL_TOKEN_TTL_SECONDS = env_int("HITL_TOKEN_TTL_SECONDS", 30 * 24 * 3600)
 
+# A password reset link (made by an admin on the users page, or mailed by "Forgot your password?")
+# works once, for this many hours.
+PASSWORD_RESET_TIMEOUT = env_int("HITL_PASSWORD_RESET_HOURS", 24) * 3600
+# Mail for "Forgot your password?": printed to the log unless an SMTP server is configured.
+EMAIL_BACKEND = env_str("HITL_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("HITL_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("HITL_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("HITL_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("HITL_EMAIL_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("HITL_EMAIL_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("HITL_EMAIL_FROM", "hitl@localhost")
+
 # --- Login throttling (django-axes) ---------------------------------------------------------------
 # After HITL_LOGIN_FAILURE_LIMIT failed logins for one username from one address, that pair is refused
 # (even with the right password: 429) until HITL_LOGIN_LOCKOUT_SECONDS have passed since the last

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from accounts.api import MeView, PasswordView, TokenView, UserDetailView, UsersView
+from accounts.api import MeView, PasswordResetLinkView, PasswordView, TokenView, UserDetailView, UsersView
 from annotations.api import AnnotationsView, ItemDetailView, ReviewNextView, ReviewView, UndoView
 from annotations.stats_api import StatsView
 from audit.api import AuditExportView, AuditListView
@@ -37,6 +37,7 @@ api = [
     path("users/me/", MeView.as_view(), name="api-me"),
     path("users/me/password/", PasswordView.as_view(), name="api-password"),
     path("users/<int:pk>/", UserDetailView.as_view(), name="api-user"),
+    path("users/<int:pk>/password-reset/", PasswordResetLinkView.as_view(), name="api-password-reset"),
     path("projects/", ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:pk>/", ProjectDetailView.as_view(), name="api-project"),
     path("projects/<int:pk>/members/", MembersView.as_view(), name="api-members"),

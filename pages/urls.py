@@ -3,11 +3,17 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from pages import export_views, people_views, project_views, views
+from pages import account_views, export_views, people_views, project_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", account_views.PasswordChange.as_view(), name="password-change"),
+    path("password/changed/", account_views.PasswordChangeDone.as_view(), name="password-change-done"),
+    path("password/forgot/", account_views.PasswordForgot.as_view(), name="password-forgot"),
+    path("password/forgot/sent/", account_views.PasswordForgotDone.as_view(), name="password-forgot-done"),
+    path("reset/<uidb64>/<token>/", account_views.PasswordResetConfirm.as_view(), name="password-reset-confirm"),
+    path("reset/done/", account_views.PasswordResetComplete.as_view(), name="password-reset-complete"),
     path("healthz/", views.healthz, name="healthz"),
     path("", views.home, name="home"),
     path("projects/<int:pk>/label/", views.label, name="label"),

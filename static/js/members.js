@@ -41,12 +41,34 @@ if (users) {
     if (!button || !confirm(`Deactivate ${button.dataset.username}? Their sessions, tokens and leases end.`)) return;
     change("users-error", button, () => api("PATCH", `/users/${button.dataset.user}/`, { is_active: false }));
   });
+  users.addEventListener("click", async (event) => {
+    const button = event.target.closest("button.reset-password");
+    if (!button) return;
+    const error = $("users-error");
+    error.hidden = true;
+    try {
+      const { link, valid_hours: hours } = await api("POST", `/users/${button.dataset.user}/password-reset/`);
+      $("reset-user").textContent = button.dataset.username;
+      $("reset-hours").textContent = String(hours);
+      $("reset-link").value = link;
+      $("reset-dialog").showModal();
+      $("reset-link").select();
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+    }
+  });
+  $("reset-copy").addEventListener("click", () => {
+    $("reset-link").select();
+    navigator.clipboard?.writeText($("reset-link").value).catch(() => document.execCommand("copy"));
+  });
+  $("reset-close").addEventListener("click", () => $("reset-dialog").close());
   const form = $("create-user");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const { username, role, password } = form.elements;
+    const { username, role, password, email } = form.elements;
     change("users-error", form.querySelector("button"), () => api("POST", "/users/", {
-      username: username.value.trim(), role: role.value, password: password.value,
+      username: username.value.trim(), role: role.value, password: password.value, email: email.value.trim(),
     }));
   });
 }

@@ -92,6 +92,8 @@ ROWS = [
         lambda w, p: {"old_password": PASSWORD, "new_password": STRONG}),
     Row("api/users/<int:pk>/", "patch", lambda w: f"/api/users/{w.spare.pk}/", by_role(200, ADMIN_ONLY),
         lambda w, p: {"is_active": False}),
+    Row("api/users/<int:pk>/password-reset/", "post", lambda w: f"/api/users/{w.spare.pk}/password-reset/",
+        by_role(200, ADMIN_ONLY)),
     # --- projects and members
     Row("api/projects/", "get", lambda w: "/api/projects/", by_role(200)),
     Row("api/projects/", "post", lambda w: "/api/projects/", by_role(201, ADMIN_ONLY),
@@ -151,6 +153,21 @@ ROWS = [
     # Django's LoginView treats PUT as POST, but a PUT body is no form: the page again, nobody logged in.
     Row("login/", "put", lambda w: "/login/", everyone(200), own_credentials, page=True),
     Row("logout/", "post", lambda w: "/logout/", everyone(302), page=True),
+    # Passwords: one's own (logged in), a mailed link asked for and used (anyone; this link is not valid).
+    Row("password/", "get", lambda w: "/password/", by_role(200, page=True), page=True),
+    Row("password/", "post", lambda w: "/password/", by_role(302, page=True), lambda w, p: {
+        "old_password": PASSWORD, "new_password1": STRONG, "new_password2": STRONG}, page=True),
+    Row("password/", "put", lambda w: "/password/", by_role(200, page=True), page=True),
+    Row("password/changed/", "get", lambda w: "/password/changed/", by_role(200, page=True), page=True),
+    Row("password/forgot/", "get", lambda w: "/password/forgot/", everyone(200), page=True),
+    Row("password/forgot/", "post", lambda w: "/password/forgot/", everyone(302),
+        lambda w, p: {"email": "nobody@example.org"}, page=True),
+    Row("password/forgot/", "put", lambda w: "/password/forgot/", everyone(200), page=True),
+    Row("password/forgot/sent/", "get", lambda w: "/password/forgot/sent/", everyone(200), page=True),
+    Row("reset/<uidb64>/<token>/", "get", lambda w: "/reset/MQ/not-a-token/", everyone(200), page=True),
+    Row("reset/<uidb64>/<token>/", "post", lambda w: "/reset/MQ/not-a-token/", everyone(200), page=True),
+    Row("reset/<uidb64>/<token>/", "put", lambda w: "/reset/MQ/not-a-token/", everyone(200), page=True),
+    Row("reset/done/", "get", lambda w: "/reset/done/", everyone(200), page=True),
     Row("healthz/", "get", lambda w: "/healthz/", everyone(200), page=True),
     Row("", "get", lambda w: "/", by_role(200, page=True), page=True),
     Row("projects/<int:pk>/label/", "get", lambda w: f"/projects/{w.project.pk}/label/",

@@ -52,6 +52,14 @@ def _short_timeouts(page: Page):
     expect.set_options(timeout=8000)
 
 
+def screenshot(page: Page, name: str) -> None:
+    """docs/screenshots/<name>.png of the page as it is, when HITL_SCREENSHOTS=1."""
+    if os.environ.get("HITL_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled", caret="hide")
+
+
 def login(page: Page, base: str, username: str) -> None:
     """Log in through the real form, as a person would."""
     page.goto(f"{base}/login/")
@@ -102,10 +110,7 @@ class Labeler:
         return values
 
     def screenshot(self, name: str) -> None:
-        if os.environ.get("HITL_SCREENSHOTS") == "1":
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            self.page.mouse.move(0, 0)
-            self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled", caret="hide")
+        screenshot(self.page, name)
 
 
 @pytest.fixture
