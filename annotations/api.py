@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from accounts import permissions
 from annotations import review
 from annotations.models import Annotation, ReviewDecision
+from annotations.quality import quiz_feedback
 from annotations.serializers import (
     AnnotationInputSerializer,
     AnnotationSerializer,
@@ -64,7 +65,12 @@ class AnnotationsView(APIView):
         serializer = AnnotationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         annotation = submit_annotation(request.user, pk, Submission(**serializer.validated_data))
-        return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+        body = AnnotationSerializer(annotation).data
+        result = getattr(annotation, "gold_result", None)
+        if result is not None and result.quiz:
+            # Quiz items are shown as such: the right answer and the guideline teach the annotator.
+            body["quiz"] = quiz_feedback(annotation.item, result)
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class UndoView(APIView):

@@ -61,3 +61,53 @@ class ReviewLease(models.Model):
 
     def __str__(self) -> str:
         return f"review lease of {self.item_id} -> {self.reviewer_id}"
+
+
+class RetiredAnnotation(models.Model):
+    """An annotation that no longer counts, kept whole: a reviewer rejected it (rework), or its annotator
+    was paused and it came after their last passed check (re-queued for others). Nothing is lost."""
+
+    REJECTED = "rejected"
+    REQUEUED = "requeued"
+
+    original_id = models.BigIntegerField()
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="retired_annotations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    value = models.JSONField(null=True, blank=True)
+    lead_time = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    reason = models.CharField(max_length=10, choices=[(REJECTED, REJECTED), (REQUEUED, REQUEUED)])
+    retired_at = models.DateTimeField(auto_now_add=True)
+    retired_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["project", "user", "retired_at"], name="retired_user")]
+
+    def __str__(self) -> str:
+        return f"retired annotation {self.original_id} on {self.item_id}"
+
+
+class Feedback(models.Model):
+    """A reviewer's rejection of an annotation, with a comment, in the annotator's inbox; the item goes
+    back for rework to the same annotator (`rework_by`) or to anyone (null)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="feedback")
+    annotation = models.OneToOneField(RetiredAnnotation, on_delete=models.CASCADE, related_name="feedback")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    comment = models.TextField()
+    rework_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    reworked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["annotator", "read_at"], name="feedback_inbox")]
+
+    def __str__(self) -> str:
+        return f"feedback {self.pk} to {self.annotator_id}"

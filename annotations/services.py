@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts import permissions
-from annotations import truth
+from annotations import adaptive, guards, quality, rework, truth
 from annotations.consensus import decide
 from annotations.models import Annotation
 from audit import trail
@@ -85,10 +85,15 @@ def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
                      project=item.project_id, item=item, annotation=annotation.pk, value=value,
                      lead_time=submission.lead_time)
         if not submission.skip:
+            rework.mark_reworked(item, user, now)  # the reviewer's feedback on this item is answered
+        if item.gold is not None and not submission.skip:
+            annotation.gold_result = quality.score_gold(item, user, value)
+        if not submission.skip:
             Item.objects.filter(pk=item.pk).update(annotation_count=F("annotation_count") + 1)
             item.annotation_count += 1
             if item.status in LABELABLE and item.annotation_count >= item.needed:
                 settle(item)
+            guards.check(item.project, user, now)
     return annotation
 
 
@@ -107,12 +112,22 @@ def settle(item: Item) -> None:
 
     The task type's majority rule (`annotations.consensus`) decides, except in classification
     projects whose `consensus_method` is "dawid_skene": there `annotations.truth` decides by
-    Dawid–Skene over the project's annotations so far (falling back to majority with too little data).
+    Dawid–Skene over the project's annotations so far (falling back to majority with too little data);
+    and with adaptive overlap, `annotations.adaptive` settles it, asks for one more annotation, or sends it
+    to review.
     """
     project = item.project
     values = list(Annotation.objects.filter(item=item, skipped=False).order_by("id").values_list("value", flat=True))
     reason = f"{len(values)} annotators agreed"
-    if truth.uses_dawid_skene(project):
+    adaptive_overlap = adaptive.applies(project)
+    if adaptive_overlap:
+        verdict = adaptive.judge(item)
+        if verdict.more:
+            items.ask_for_more(item, priority=adaptive.priority(verdict), reason=verdict.reason)
+            return
+        assert verdict.outcome is not None
+        outcome, reason = verdict.outcome, verdict.reason
+    elif truth.uses_dawid_skene(project):
         decision = truth.settle_by_dawid_skene(item, values)
         outcome = decision.outcome
         if decision.method == truth.DAWID_SKENE:
@@ -129,8 +144,10 @@ def settle(item: Item) -> None:
             value = {**outcome.value, "answers": questions.aggregate(rubric, values)}
             if low_agreement:
                 reason = f"ratings spread more than {project.question_spread}"
-    # An item routed for more annotations because the model was unsure, and still disputed, is escalated.
-    items.settle(item, agreed=outcome.agreed, value=value, escalated=item.needed > project.overlap,
+    # An item routed for more annotations because the model was unsure, and still disputed, is escalated
+    # (adaptive overlap raises `needed` itself: its disputes are plain disagreements).
+    escalated = item.needed > project.overlap and not adaptive_overlap
+    items.settle(item, agreed=outcome.agreed, value=value, escalated=escalated,
                  reason=reason, low_agreement=low_agreement)
 
 

@@ -21,7 +21,7 @@ second at the full window).
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,28 +47,46 @@ def uses_dawid_skene(project) -> bool:
     return project.task_type == "classification" and getattr(project, "consensus_method", "") == DAWID_SKENE
 
 
-def project_ratings(project_id: int, item_id: int, window: int = WINDOW) -> list[agreement.Rating]:
-    """(item, annotator, label) of the project's latest `window` annotations and the item's, overlapping only."""
+def project_ratings(project_id: int, item_id: int | None = None, window: int = WINDOW) -> list[agreement.Rating]:
+    """(item, annotator, label) of the project's latest `window` annotations (and the item's, if given),
+    overlapping only."""
     recent = (Annotation.objects.filter(project_id=project_id, skipped=False).order_by("-id")
               .values_list("item_id", "user_id", "value")[:window])
-    own = Annotation.objects.filter(item_id=item_id, skipped=False).values_list("item_id", "user_id", "value")
+    own = (Annotation.objects.filter(item_id=item_id, skipped=False).values_list("item_id", "user_id", "value")
+           if item_id is not None else [])
     ratings = [(i, u, v["label"]) for i, u, v in [*recent, *own]
                if isinstance(v, dict) and isinstance(v.get("label"), str)]
     return [(i, u, label) for i, labels_of in agreement.overlapping(ratings).items() for u, label in labels_of.items()]
 
 
+Confusion = dict[Hashable, dict[str, dict[str, float]]]  # annotator -> {true label -> {said -> P(said | true)}}
+
+
+def label_prior(result: agreement.TruthInference) -> dict[str, float]:
+    """The share of items DS gives each label (add-one smoothed), over the labels the fit knows."""
+    labels = sorted({*result.dawid_skene.values(), *(t for m in result.confusion.values() for t in m)})
+    n = len(result.dawid_skene)
+    return {t: (sum(1 for v in result.dawid_skene.values() if v == t) + 1) / (n + len(labels)) for t in labels}
+
+
 def posterior(votes: dict[Hashable, str], result: agreement.TruthInference) -> dict[str, float]:
     """P(true label | the item's votes) under a Dawid–Skene fit; {} when it cannot be computed."""
-    labels = sorted({*result.dawid_skene.values(), *(t for m in result.confusion.values() for t in m)})
-    if not labels or not result.dawid_skene:
+    if not result.dawid_skene:
         return {}
-    n = len(result.dawid_skene)
-    prior = {t: (sum(1 for v in result.dawid_skene.values() if v == t) + 1) / (n + len(labels)) for t in labels}
+    return posterior_given(votes, result.confusion, label_prior(result))
+
+
+def posterior_given(votes: Mapping[Any, str], confusion: Confusion, prior: dict[str, float]) -> dict[str, float]:
+    """P(true label | votes) ∝ prior(t) * prod over the voters of P(their label | t); {} without labels.
+
+    A voter or an entry the confusion lacks counts as probability 0 (floored at 1e-12)."""
+    if not prior:
+        return {}
     logp = {}
-    for t in labels:
-        total = math.log(prior[t])
+    for t, p_t in prior.items():
+        total = math.log(p_t)
         for annotator, said in votes.items():
-            p = result.confusion.get(annotator, {}).get(t, {}).get(said, 0.0)
+            p = confusion.get(annotator, {}).get(t, {}).get(said, 0.0)
             total += math.log(max(p, 1e-12))
         logp[t] = total
     top = max(logp.values())

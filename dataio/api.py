@@ -1,6 +1,9 @@
 """REST endpoints of data in and out: import items into a project, export them as a file."""
 from __future__ import annotations
 
+import io
+
+import orjson
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -13,6 +16,7 @@ from accounts import permissions
 from common.parsers import LimitedJSONParser
 from dataio import export
 from dataio.importing import DUPLICATE_POLICIES, ImportOptions, import_into, import_upload, schema_of
+from dataio.preview import PREVIEW_RECORDS, preview
 from dataio.readers import ReadOptions
 from dataio.records import decode_array, iter_array
 from tasks.access import check_role, get_project
@@ -88,6 +92,60 @@ class ImportView(APIView):
         result = import_into(project, records, on_duplicate=options.on_duplicate, user=request.user)
         return Response(result.as_dict(), status=status.HTTP_201_CREATED)
 
+
+PreviewResponse = inline_serializer("ImportPreview", {
+    "format": serializers.ChoiceField(["json", "jsonl", "csv", "zip", "image", "label_studio"], allow_null=True,
+                                      help_text="How the files are read (Label Studio JSON is recognised)."),
+    "columns": serializers.ListField(child=serializers.CharField(), allow_null=True,
+                                     help_text="CSV: the header's columns, in order."),
+    "header_bytes": serializers.IntegerField(allow_null=True, help_text="CSV: the header row's length in bytes."),
+    "records": serializers.ListField(child=inline_serializer("PreviewRecord", {
+        "unit": serializers.CharField(), "number": serializers.IntegerField(),
+        "data": serializers.DictField(), "external_id": serializers.CharField(allow_null=True),
+        "gold": serializers.DictField(allow_null=True), "prediction": serializers.DictField(allow_null=True),
+        "annotations": serializers.ListField(child=serializers.DictField()),
+        "final": serializers.DictField(allow_null=True)}),
+        help_text=f"The first {PREVIEW_RECORDS} records as they would be stored."),
+    "more": serializers.BooleanField(help_text="More records follow (or may: the file was cut off)."),
+    "error": inline_serializer("PreviewError", {
+        "detail": serializers.CharField(), "unit": serializers.CharField(),
+        "number": serializers.IntegerField(allow_null=True), "field": serializers.CharField(allow_null=True),
+        "message": serializers.CharField()}, allow_null=True,
+        help_text="The first bad record (its line, row, record or zip entry), or null."),
+})
+
+
+class ImportPreviewView(APIView):
+    """What an import of these files would do, storing nothing: the format, a CSV's columns, the first
+    records as they would be stored, or the first error with its line number. Takes the import's
+    upload (or JSON array body) and options; `partial=true` says the (last) file is only the first bytes
+    of a longer one."""
+
+    parser_classes = [LimitedJSONParser, MultiPartParser]
+
+    @extend_schema(
+        parameters=[*_IMPORT_PARAMETERS, OpenApiParameter(
+            "partial", bool, default=False, description="The last file is the beginning of a longer file "
+                                                        "(a browser sends `file.slice(0, n)`).")],
+        request={"application/json": {"type": "array", "items": {"type": "object"}},
+                 "multipart/form-data": {"type": "object", "properties": {"file": {
+                     "type": "array", "items": {"type": "string", "format": "binary"}}}}},
+        responses={200: PreviewResponse},
+    )
+    def post(self, request, pk):
+        project = get_project(request.user, pk)
+        check_role(request.user, permissions.MANAGE, "import items")
+        options = _import_options(request)
+        if request.content_type.startswith("multipart/"):
+            uploads = request.FILES.getlist("file")
+            if not uploads:
+                raise ValidationError({"file": ["Attach the records as one or more files named 'file'."]})
+        else:  # a JSON array body, read as the .json file it could have been
+            body = io.BytesIO(orjson.dumps(decode_array(request.data)))
+            body.name = "records.json"
+            uploads = [body]
+        partial = (request.query_params.get("partial") or request.POST.get("partial") or "") in ("true", "1")
+        return Response(preview(project, uploads, options.read, on_duplicate=options.on_duplicate, partial=partial))
 
 
 EXPORT_PARAMETERS = [

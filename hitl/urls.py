@@ -4,9 +4,12 @@ from drf_spectacular.views import SpectacularAPIView
 
 from accounts.api import MeView, PasswordResetLinkView, PasswordView, TokenView, UserDetailView, UsersView
 from annotations.api import AnnotationsView, ItemDetailView, ReviewNextView, ReviewView, UndoView
+from annotations.browse_api import BrowseView, ItemHistoryView
+from annotations.relabel_api import LabelMergeView, LabelRenameView, LabelUsageView
+from annotations.rework_api import InboxReadView, InboxView, RejectView
 from annotations.stats_api import StatsView
 from audit.api import AuditExportView, AuditListView
-from dataio.api import ExportView, ImportView
+from dataio.api import ExportView, ImportPreviewView, ImportView
 from models_registry.api import (
     ActivateView,
     LabelIssuesView,
@@ -18,6 +21,7 @@ from models_registry.api import (
     TrainView,
 )
 from pages import views
+from pages.project_views import InstructionsPreviewView
 from tasks.api import (
     ItemListView,
     JobRetryView,
@@ -30,6 +34,7 @@ from tasks.api import (
     ProjectListView,
     ReleaseView,
 )
+from tasks.standing_api import StandingsView, UnpauseView
 
 api = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
@@ -41,9 +46,17 @@ api = [
     path("projects/", ProjectListView.as_view(), name="api-projects"),
     path("projects/<int:pk>/", ProjectDetailView.as_view(), name="api-project"),
     path("projects/<int:pk>/members/", MembersView.as_view(), name="api-members"),
+    path("projects/<int:pk>/labels/rename/", LabelRenameView.as_view(), name="api-label-rename"),
+    path("projects/<int:pk>/labels/merge/", LabelMergeView.as_view(), name="api-label-merge"),
+    path("projects/<int:pk>/labels/usage/", LabelUsageView.as_view(), name="api-label-usage"),
+    path("instructions/preview/", InstructionsPreviewView.as_view(), name="api-instructions-preview"),
+    path("projects/<int:pk>/annotators/", StandingsView.as_view(), name="api-standings"),
+    path("projects/<int:pk>/annotators/<int:user_id>/unpause/", UnpauseView.as_view(), name="api-unpause"),
     path("projects/<int:pk>/members/<int:user_id>/", MemberDetailView.as_view(), name="api-member"),
     path("projects/<int:pk>/import/", ImportView.as_view(), name="api-import"),
+    path("projects/<int:pk>/import/preview/", ImportPreviewView.as_view(), name="api-import-preview"),
     path("projects/<int:pk>/items/", ItemListView.as_view(), name="api-items"),
+    path("projects/<int:pk>/browse/", BrowseView.as_view(), name="api-browse"),
     path("projects/<int:pk>/next/", NextView.as_view(), name="api-next"),
     path("projects/<int:pk>/export/", ExportView.as_view(), name="api-export"),
     path("projects/<int:pk>/review/next/", ReviewNextView.as_view(), name="api-review-next"),
@@ -58,9 +71,13 @@ api = [
     path("models/<int:pk>/activate/", ActivateView.as_view(), name="api-activate"),
     path("models/<int:pk>/label-issues/", LabelIssuesView.as_view(), name="api-label-issues"),
     path("items/<int:pk>/", ItemDetailView.as_view(), name="api-item"),
+    path("items/<int:pk>/history/", ItemHistoryView.as_view(), name="api-item-history"),
     path("items/<int:pk>/annotations/", AnnotationsView.as_view(), name="api-annotations"),
     path("items/<int:pk>/annotations/undo/", UndoView.as_view(), name="api-undo"),
     path("items/<int:pk>/review/", ReviewView.as_view(), name="api-review"),
+    path("annotations/<int:pk>/reject/", RejectView.as_view(), name="api-reject"),
+    path("inbox/", InboxView.as_view(), name="api-inbox"),
+    path("inbox/read/", InboxReadView.as_view(), name="api-inbox-read"),
     path("items/<int:pk>/release/", ReleaseView.as_view(), name="api-release"),
     path("jobs/<int:pk>/", JobView.as_view(), name="api-job"),
     path("jobs/<int:pk>/retry/", JobRetryView.as_view(), name="api-job-retry"),

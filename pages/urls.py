@@ -3,7 +3,16 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from pages import account_views, export_views, people_views, project_views, views
+from pages import (
+    account_views,
+    data_views,
+    export_views,
+    import_views,
+    inbox_views,
+    people_views,
+    project_views,
+    views,
+)
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
@@ -25,7 +34,10 @@ urlpatterns = [
     path("projects/<int:pk>/edit/", project_views.project_edit, name="project-edit"),
     path("projects/<int:pk>/members/", people_views.members, name="members"),
     path("users/", people_views.users, name="users"),
+    path("inbox/", inbox_views.inbox_page, name="inbox"),
     path("projects/<int:pk>/export/", export_views.export_page, name="export"),
+    path("projects/<int:pk>/import/", import_views.import_page, name="import"),
+    path("projects/<int:pk>/data/", data_views.data_page, name="data"),
     # Uploaded media (images); a production deployment may serve these from the web server.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.MediaView.as_view(), name="media"),
 ]

@@ -29,8 +29,9 @@ from models_registry.training import check_can_train
 from pages import charts
 from tasks import jobs, questions, services
 from tasks.access import is_member
-from tasks.models import Item, ItemStatus, Job, Project, Strategy
+from tasks.models import Item, ItemStatus, Job, Project, Standing, Strategy
 from tasks.serializers import ProjectSerializer
+from tasks.standing_api import StandingSerializer
 
 
 @login_required
@@ -110,8 +111,11 @@ def dashboard(request, pk: int):
                        if confusion else "")
     status_chart = charts.bar_chart(list(stats["counts"].items()), "Items by status", color="#1a7f37")
     kappas = (stats.get("agreement") or {}).get("cohen_kappa") or []
+    standings = StandingSerializer(Standing.objects.filter(project=project).select_related("user")
+                                   .order_by("user__username"), many=True).data
     return render(request, "dashboard.html", {
-        "project": project, "stats": stats, "kappas": kappas,
+        "project": project, "stats": stats, "kappas": kappas, "standings": standings,
+        "stopped": [s for s in standings if s["state"] in ("paused", "failed")],
         "can_review": request.user.has_role(*permissions.REVIEW),
         "agreement_chart": agreement_chart, "confusion_chart": confusion_chart, "status_chart": status_chart,
     })

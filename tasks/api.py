@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts import permissions
 from accounts.models import User
 from accounts.serializers import UserSerializer
-from tasks import jobs, queue, services
+from tasks import jobs, queue, services, signals
 from tasks.access import check_role, get_item, get_job, get_project
 from tasks.models import ItemStatus, Job, JobState, Membership, Project
 from tasks.serializers import (
@@ -126,7 +126,9 @@ class ItemListView(generics.ListAPIView):
 NextResponse = inline_serializer(
     "NextItem",
     {"item": QueueItemSerializer(), "prediction": serializers.JSONField(allow_null=True),
-     "lease_expires_at": serializers.DateTimeField()},
+     "lease_expires_at": serializers.DateTimeField(),
+     "feedback": serializers.JSONField(required=False, help_text="Only for an item sent back to the caller "
+                                       "for rework: the reviewer's comment and the rejected value.")},
 )
 
 
@@ -148,11 +150,14 @@ class NextView(APIView):
         lease = queue.next_item(project, request.user, exclude=exclude)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response({
+        body = {
             "item": QueueItemSerializer(lease.item).data,
             "prediction": lease.item.prediction,
             "lease_expires_at": lease.expires_at,
-        })
+        }
+        for _, extra in signals.next_served.send(sender=NextView, item=lease.item, user=request.user):
+            body.update(extra or {})
+        return Response(body)
 
 
 class ReleaseView(APIView):

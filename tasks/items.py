@@ -27,6 +27,15 @@ def settle(item: Item, *, agreed: bool, value: Any, escalated: bool, reason: str
                                    escalated=escalated, low_agreement=low_agreement), reason=reason)
 
 
+def ask_for_more(item: Item, *, priority: float, reason: str) -> None:
+    """Adaptive overlap: the item waits for one more annotation than it has, at `priority` in the queue.
+    Call holding its row lock (its status stays: it is still waiting)."""
+    item.needed = item.annotation_count + 1
+    item.priority = priority
+    item.save(update_fields=["needed", "priority", "updated_at"])
+    trail.record("item.more_annotations", project=item.project_id, item=item, needed=item.needed, reason=reason)
+
+
 def decide(item: Item, value: Any, *, user, reason: str) -> None:
     """A reviewer's value is final. Call holding the item's row lock."""
     _write(item, lifecycle.decided(item.status, value, timezone.now(), user.pk), user=user, reason=reason)
@@ -53,6 +62,18 @@ def _write(item: Item, life: Life, *, user=None, reason: str = "") -> None:
     if life.human_final:
         project_id = item.project_id
         transaction.on_commit(lambda: signals.human_final_label.send(sender=Item, project_id=project_id))
+
+
+def reopen_after_retired(item: Item, *, reason: str, user=None) -> bool:
+    """One of the item's annotations no longer counts: an item its annotators settled or disputed waits
+    again. Call holding its row lock, with `annotation_count` already lowered."""
+    life = lifecycle.after_retired(item.status, item.final_source, predicted=bool(item.prediction))
+    if life is None:
+        return False
+    _apply(item, life)
+    item.save(update_fields=[*_FIELDS, "updated_at"])
+    trail.record("item.reopened", user=user, project=item.project_id, item=item, reason=reason)
+    return True
 
 
 _FIELDS = tuple("final_by" if c == "final_by_id" else c for c in lifecycle.COLUMNS)

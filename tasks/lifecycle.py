@@ -13,6 +13,7 @@ review and undo go through it.
     auto_accepted ── routed again ────────▶ as from queued (a newer model decides)
     in_review ── decided by a reviewer ───▶ done (final: reviewer)
     settled by annotators or the model ── an annotator's undo ──▶ new | queued
+    settled by annotators, or disputed ── an annotation rejected or re-queued ──▶ new | queued
     (import) ──▶ any of these, from the labels the record brings (a prediction is routed by its band)
 """
 from __future__ import annotations
@@ -140,6 +141,16 @@ def after_undo(status: str, final_source: str, *, predicted: bool) -> Life | Non
     """
     _require(final_source != Source.REVIEWER, status, "reopened: a reviewer decided it")
     if status in LABELABLE or final_source == Source.GOLD:
+        return None
+    return waiting(predicted=predicted)
+
+
+def after_retired(status: str, final_source: str, *, predicted: bool) -> Life | None:
+    """One of the item's annotations stopped counting (rejected for rework, or re-queued after its
+    annotator was paused): an item its annotators settled, or sent to review as disputed, waits again
+    for another annotation. None when it stays: still waiting, or decided by a reviewer, gold or the model.
+    """
+    if status in LABELABLE or final_source in (Source.REVIEWER, Source.GOLD, Source.MODEL):
         return None
     return waiting(predicted=predicted)
 

@@ -71,6 +71,31 @@ class Project(models.Model):
     questions = models.JSONField(default=list, blank=True)
     # Items whose ratings of a question spread more than this (max - min) go to review (low_agreement).
     question_spread = models.FloatField(null=True, blank=True)
+    # --- Annotator quality (tasks.standing, annotations.quality) ---
+    # New annotators first answer this many gold items as a quiz, seeing the right answer after each,
+    # and get real work once they got `qualification_pass` of them right (0: no quiz).
+    qualification_items = models.PositiveSmallIntegerField(default=0)
+    qualification_pass = models.FloatField(default=0.8)
+    # An annotator is paused once the upper end of the 95% Wilson interval of their gold accuracy falls
+    # below this: confidently worse than the floor, not merely unlucky (null: never).
+    accuracy_floor = models.FloatField(null=True, blank=True)
+    # Behaviour guards (null: off); a breach pauses the annotator. Seconds per item: the median of
+    # their last ten items, from lease to submission, measured by the server.
+    min_seconds_per_item = models.FloatField(null=True, blank=True)
+    # Among an annotator's last `streak_length` labels, no one label may take more than this share.
+    streak_length = models.PositiveSmallIntegerField(null=True, blank=True)
+    streak_max_share = models.FloatField(null=True, blank=True)
+    # Items per session (a session ends after 30 minutes without a submission) and per calendar day
+    # (UTC); a cap pauses until the next session or day.
+    session_cap = models.PositiveIntegerField(null=True, blank=True)
+    daily_cap = models.PositiveIntegerField(null=True, blank=True)
+    # "fixed": every item gets `overlap` annotations. "adaptive" (classification): an item stops
+    # collecting once the Dawid–Skene posterior of its leading label reaches `posterior_target`, and
+    # asks for one more annotation at a time, up to `max_overlap`, while it does not.
+    overlap_mode = models.CharField(max_length=8, choices=[("fixed", "fixed"), ("adaptive", "adaptive")],
+                                    default="fixed")
+    posterior_target = models.FloatField(default=0.95)
+    max_overlap = models.PositiveSmallIntegerField(default=5)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -191,6 +216,44 @@ class Item(models.Model):
         return f"item {self.pk}"
 
 
+class StandingState(models.TextChoices):
+    QUALIFYING = "qualifying"  # answering the project's quiz of gold items
+    ACTIVE = "active"
+    PAUSED = "paused"  # no more `next` until an admin un-pauses (or `paused_until` passes)
+    FAILED = "failed"  # did not pass the quiz; an admin may let them try again
+
+
+class Standing(models.Model):
+    """One annotator's standing in one project: quiz progress, gold record, and whether they may work.
+
+    Written by `tasks.standing` only, under this row's lock; the queue reads it before handing out work.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="standings")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="standings")
+    state = models.CharField(max_length=10, choices=StandingState.choices, default=StandingState.ACTIVE)
+    quiz_answered = models.PositiveIntegerField(default=0)
+    quiz_correct = models.PositiveIntegerField(default=0)
+    # Gold items answered outside the quiz since the last un-pause, and how many were right.
+    gold_answered = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    # The last passed check: a right gold answer after which their accuracy was confidently at or above the
+    # floor (the 95% interval's lower end). If they are paused, their labels after it are re-queued; all of
+    # them if they never passed one.
+    last_passed_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_until = models.DateTimeField(null=True, blank=True)  # caps lift by themselves
+    pause_reason = models.CharField(max_length=300, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="standing_unique")]
+        indexes = [models.Index(fields=["project", "state"], name="standing_state")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.project_id}: {self.state}"
+
+
 class LeaseState(models.TextChoices):
     LEASED = "leased"
     SUBMITTED = "submitted"
@@ -266,3 +329,21 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.state})"
+
+
+class ConfusionFit(models.Model):
+    """The latest Dawid–Skene fit of a project's annotators, as adaptive overlap reads it at each submission.
+
+    Written by `annotations.adaptive` (a refit job) only; `data` is plain JSON: {"labels", "prior": {label: p},
+    "annotators": {user id: {"accuracy", "counts": {true label: items}, "confusion": {true: {said: p}}}}}.
+    """
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="confusion_fit")
+    # The newest annotation id the fit saw: annotations after it make the fit stale.
+    fitted_through = models.BigIntegerField(default=0)
+    annotations = models.PositiveIntegerField(default=0)  # how many (overlapping) labels it was fitted on
+    data = models.JSONField(default=dict)
+    fitted_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"confusion fit of project {self.project_id} through annotation {self.fitted_through}"

@@ -19,7 +19,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tasks.models import LABELABLE, Assignment, Item, LeaseState, Project
+from tasks import standing
+from tasks.models import LABELABLE, Assignment, Item, LeaseState, Project, StandingState
 
 _LABELABLE_SQL = ", ".join(f"'{s.value}'" for s in LABELABLE)
 
@@ -123,10 +124,21 @@ def next_item(project: Project, user, *, exclude: list[int] | None = None, max_t
     exclude = [int(x) for x in (exclude or [])][:100]
     now = timezone.now()
     expires = now + timedelta(seconds=project.lease_seconds)
+    gate = standing.gate(project, user, now)  # 403 (Paused) for a paused annotator
     with transaction.atomic():
         held = _open_lease(project, user, now, exclude)
         if held is not None:
             return Lease(item=held.item, expires_at=held.expires_at, resumed=True)
+        if gate == standing.Gate.QUIZ:
+            gold_id = _gold(project, user, exclude)
+            if gold_id is not None:
+                return _lease(project, user, gold_id, now, expires)
+            if _gold(project, user, []) is not None or Assignment.objects.filter(
+                    project=project, user=user, state=LeaseState.LEASED, expires_at__gt=now,
+                    item__gold__isnull=False).exists():
+                return None  # the last quiz items are on the caller's screen, not answered yet
+            if standing.quiz_ran_out(project, user).state != StandingState.ACTIVE:
+                standing.gate(project, user, now)  # raises: the quiz was failed
         if project.gold_rate and random.random() < project.gold_rate:
             gold_id = _gold(project, user, exclude)
             if gold_id is not None:

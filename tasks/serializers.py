@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+import re
+
 from rest_framework import serializers
 
 from accounts.models import Role
 from tasks import jobs, questions, schedules
 from tasks.models import Item, Job, Project, TaskType
 from tasks.values import ValueShapeError
+
+COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+# Annotator quality settings (tasks.standing, annotations.quality, annotations.guards, annotations.adaptive).
+QUALITY_FIELDS = ("qualification_items", "qualification_pass", "accuracy_floor", "min_seconds_per_item",
+                  "streak_length", "streak_max_share", "session_cap", "daily_cap", "overlap_mode",
+                  "posterior_target", "max_overlap")
+SHARES = ("auto_accept_threshold", "escalation_threshold", "audit_rate", "gold_rate", "consensus_iou",
+          "promotion_margin", "qualification_pass", "accuracy_floor", "streak_max_share", "posterior_target")
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -18,14 +30,14 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "name", "task_type", "labels", "instructions", "overlap", "auto_accept_threshold",
+            "id", "name", "task_type", "labels", "label_colors", "instructions", "overlap", "auto_accept_threshold",
             "escalation_threshold", "escalated_overlap", "audit_rate", "consensus_iou", "consensus_method", "strategy",
             "retrain_every", "retrain_schedule", "promotion_margin", "lease_seconds", "model_backend",
             "model_endpoint", "model_timeout", "gold_rate", "questions", "question_spread",
-            "created_at",
+            *QUALITY_FIELDS, "created_at",
         ]
         read_only_fields = ["id", "created_at"]
-        extra_kwargs = {"instructions": {"required": False}}
+        extra_kwargs = {"instructions": {"required": False}, "label_colors": {"required": False}}
 
     def to_representation(self, instance: Project) -> dict:
         data = super().to_representation(instance)
@@ -63,20 +75,37 @@ class ProjectSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("Label names must be unique.")
         return labels
 
+    def validate_label_colors(self, value) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise serializers.ValidationError('Must be an object of label -> colour ("#rrggbb").')
+        for label, color in value.items():
+            if not isinstance(color, str) or not COLOR.fullmatch(color):
+                raise serializers.ValidationError(f'{label}: must be a colour written "#rrggbb".')
+        return {label: color.lower() for label, color in value.items()}
+
     def validate(self, attrs: dict) -> dict:
         task_type = self._merged(attrs, "task_type")
         labels = self._merged(attrs, "labels") or []
+        colors = self._merged(attrs, "label_colors") or {}
+        if "label_colors" in attrs:
+            unknown = [k for k in colors if k not in labels]
+            if unknown:
+                raise serializers.ValidationError({"label_colors": f"{unknown[0]!r} is not one of the labels."})
+        elif "labels" in attrs and any(k not in labels for k in colors):
+            # A label removed from the list takes its colour with it.
+            attrs["label_colors"] = {k: v for k, v in colors.items() if k in labels}
         if task_type not in (TaskType.PAIRWISE, TaskType.RANKING) and not labels:
             raise serializers.ValidationError({"labels": "A project of this task type needs at least one label."})
         if self.instance is not None and "task_type" in attrs and attrs["task_type"] != self.instance.task_type:
             if self.instance.items.exists():
                 raise serializers.ValidationError({"task_type": "Cannot change the task type of a project with items."})
-        for name in ("auto_accept_threshold", "escalation_threshold", "audit_rate", "gold_rate", "consensus_iou",
-                     "promotion_margin"):
+        for name in SHARES:
             value = attrs.get(name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise serializers.ValidationError({name: "Must be between 0 and 1."})
-        for name in ("audit_rate", "consensus_iou", "promotion_margin"):
+        for name in ("audit_rate", "consensus_iou", "promotion_margin", "qualification_pass", "posterior_target"):
             if name in attrs and attrs[name] is None:
                 raise serializers.ValidationError({name: "Must be between 0 and 1."})
         accept = self._merged(attrs, "auto_accept_threshold")
@@ -89,6 +118,16 @@ class ProjectSerializer(serializers.ModelSerializer):
         timeout = attrs.get("model_timeout")
         if timeout is not None and not 0 < timeout <= 600:
             raise serializers.ValidationError({"model_timeout": "Must be between 0 and 600 seconds."})
+        if attrs.get("min_seconds_per_item") is not None and attrs["min_seconds_per_item"] < 0:
+            raise serializers.ValidationError({"min_seconds_per_item": "Must be zero or more."})
+        if (self._merged(attrs, "streak_length") is None) != (self._merged(attrs, "streak_max_share") is None):
+            field = "streak_max_share" if self._merged(attrs, "streak_length") is not None else "streak_length"
+            raise serializers.ValidationError({field: "Set streak_length and streak_max_share together."})
+        if self._merged(attrs, "overlap_mode") == "adaptive" and task_type != TaskType.CLASSIFICATION:
+            raise serializers.ValidationError({"overlap_mode": "Adaptive overlap is for classification projects."})
+        max_overlap = self._merged(attrs, "max_overlap")
+        if max_overlap is not None and not 1 <= max_overlap <= 100:
+            raise serializers.ValidationError({"max_overlap": "Must be between 1 and 100."})
         overlap = self._merged(attrs, "overlap") or 1
         escalated = self._merged(attrs, "escalated_overlap")
         if escalated is not None and escalated < overlap:

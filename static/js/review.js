@@ -3,10 +3,12 @@
 // repeat.
 //
 // Keys: 1-9 pick a candidate; e (or a click on the item) goes into the widget, where its keys work as on
-// the labeling screen (number keys choose labels there) until Esc; Enter decides; n note; ? shortcuts.
+// the labeling screen (number keys choose labels there) until Esc; Enter decides; n note; ? shortcuts;
+// x then a number rejects that annotator's annotation with a comment (it goes back for rework).
 import { api } from "./lib/api.js";
 import { h, $, keyRows, pageConfig } from "./lib/dom.js";
 import { errorsText, flattenErrors, setStatus, showError } from "./lib/errors.js";
+import { describeValue } from "./lib/values.js";
 import { percent } from "../label/util.js";
 import { widgetFor, mountWidget, imageOf } from "../label/widgets.js";
 
@@ -16,12 +18,15 @@ const ui = {
   stage: $("rv-stage"), list: $("rv-list"), error: $("rv-error"), note: $("rv-note"), submit: $("rv-submit"),
   status: $("rv-status"), item: $("rv-item"), reason: $("rv-reason"), count: $("rv-count"),
   help: $("rv-help"), helpDialog: $("rv-help-dialog"), toolKeys: $("rv-tool-keys"),
+  reject: $("rv-reject-dialog"), rejectForm: $("rv-reject-form"), rejectWho: $("rv-reject-who"),
+  rejectValue: $("rv-reject-value"), rejectComment: $("rv-reject-comment"), rejectError: $("rv-reject-error"),
+  rejectSend: $("rv-reject-send"), rejectCancel: $("rv-reject-cancel"),
 };
 // What a widget tells a reviewer about an item it cannot show (an annotator would skip it).
 const STUCK = "Take a value from the list with its number to decide it.";
 const state = {
   task: null,
-  candidates: [], // [{who, value, extra}]: the annotators' values, the model's, the current final one
+  candidates: [], // [{who, value, extra, annotation}]: the annotators' values (annotation: its id), the model's, the current final one
   picked: null, // index of the candidate the value on screen equals, or null
   start: null, // the value the item came with (an audit sample's final value), or null
   touched: false, // a candidate was picked or the value edited since the item came
@@ -31,39 +36,16 @@ const state = {
   busy: false,
   done: 0,
   exhausted: false,
+  rejectArmed: false, // `x` was pressed: the next number names the annotation to reject
+  rejecting: null, // the candidate the reject dialog is about
 };
 let widget = null;
 window.hitlReview = { state };
 
 // ------------------------------------------------------------- values, as people read them
 
-function snippet(text, start, end) {
-  if (typeof text !== "string") return "";
-  const s = text.slice(start, end);
-  return s.length > 60 ? `${s.slice(0, 57)}…` : s;
-}
-
 /** A value as a list of readable lines, for the list of candidates. */
-function describe(value, data) {
-  if (value === null || value === undefined) return ["(no value)"];
-  switch (project.task_type) {
-    case "classification": return [String(value.label)];
-    case "multi_label": return [value.labels && value.labels.length ? value.labels.join(", ") : "(no labels)"];
-    case "pairwise": return [{ a: "A is better", b: "B is better", tie: "tie" }[value.choice] || String(value.choice)];
-    case "ranking": return [(value.ranking || []).map((g) => g.join(" = ")).join(" > ") || "(no ranking)"];
-    case "spans": {
-      const spans = value.spans || [];
-      if (!spans.length) return ["(no spans)"];
-      return spans.map((s) => `${s.label}: “${snippet(data && data.text, s.start, s.end)}” [${s.start}–${s.end}]`);
-    }
-    case "boxes": {
-      const boxes = value.boxes || [];
-      if (!boxes.length) return ["(no boxes)"];
-      return boxes.map((b) => `${b.label}: x ${Math.round(b.x)}, y ${Math.round(b.y)}, ${Math.round(b.w)}×${Math.round(b.h)}`);
-    }
-    default: return [JSON.stringify(value)];
-  }
-}
+const describe = (value, data) => describeValue(project.task_type, value, data);
 
 /** JSON with every object's keys sorted: a value reads the same whatever order its keys were stored in. */
 function canonical(value) {
@@ -81,7 +63,11 @@ function renderCandidates() {
   ui.list.replaceChildren(...state.candidates.map((c, i) => {
     const key = i < 9 ? String(i + 1) : null;
     const lines = describe(c.value, data);
-    return h("li", {},
+    const reject = c.annotation ? h("button", {
+      type: "button", class: "ghost rv-reject", "aria-haspopup": "dialog", "aria-keyshortcuts": key ? `x ${key}` : null,
+      "aria-label": `Reject ${c.who}'s annotation…`, onclick: () => openReject(i),
+    }, "Reject…", key ? h("kbd", {}, `x ${key}`) : null) : null;
+    return h("li", { class: reject ? "rv-cand-row" : null },
       h("button", {
         type: "button", class: "rv-cand", "data-key": key, "data-enter-submits": true,
         "aria-pressed": String(state.picked === i), "aria-keyshortcuts": key, onclick: () => pick(i),
@@ -90,7 +76,8 @@ function renderCandidates() {
       h("span", { class: "rv-who" }, c.who),
       c.extra ? h("span", { class: "rv-extra muted" }, c.extra) : null,
       lines.length === 1 ? h("span", { class: "rv-val" }, lines[0])
-        : h("ul", { class: "rv-val-list" }, lines.map((l) => h("li", {}, l)))));
+        : h("ul", { class: "rv-val-list" }, lines.map((l) => h("li", {}, l)))),
+      reject);
   }));
   if (!state.candidates.length) ui.list.replaceChildren(h("li", { class: "muted" }, "No annotations and no prediction."));
 }
@@ -172,7 +159,7 @@ function show(task) {
   const item = task.item;
   state.image = imageOf(item);
   state.candidates = (task.annotations || []).filter((a) => !a.skipped && a.value !== null).map((a) => ({
-    who: a.user, value: a.value, extra: "annotator",
+    who: a.user, value: a.value, extra: "annotator", annotation: a.id,
   }));
   const pred = task.prediction;
   if (pred && pred.value !== undefined && pred.value !== null) {
@@ -267,6 +254,57 @@ async function submit() {
   setStatus(ui.status, `Saved item ${answer.item.id}.`, "ok");
 }
 
+// ------------------------------------------------------------- rejecting an annotation (rework)
+
+/** Open the reject dialog for annotator candidate `i`: a comment, and who reworks the item. */
+function openReject(i) {
+  const c = state.candidates[i];
+  state.rejectArmed = false;
+  if (!c || !c.annotation || state.busy || !state.task) return;
+  state.rejecting = c;
+  ui.rejectWho.textContent = c.who;
+  ui.rejectValue.textContent = describe(c.value, state.task.item.data).join("; ");
+  ui.rejectComment.value = "";
+  ui.rejectForm.elements.rework_by.value = "same";
+  ui.rejectError.textContent = "";
+  ui.rejectSend.disabled = false;
+  setStatus(ui.status, "");
+  ui.reject.showModal();
+  ui.rejectComment.focus();
+}
+
+async function sendReject(event) {
+  event.preventDefault(); // the dialog stays open until the server answered
+  const c = state.rejecting;
+  if (!c || state.busy) return;
+  const comment = ui.rejectComment.value.trim();
+  if (!comment) { ui.rejectError.textContent = "Write a comment: the annotator reads it in their inbox."; ui.rejectComment.focus(); return; }
+  const reworkBy = ui.rejectForm.elements.rework_by.value;
+  state.busy = true;
+  ui.rejectSend.disabled = true;
+  ui.rejectError.textContent = "";
+  try {
+    await api("POST", `/annotations/${c.annotation}/reject/`, { comment, rework_by: reworkBy });
+  } catch (e) {
+    state.busy = false;
+    ui.rejectSend.disabled = false;
+    if (e.status === 409) { // decided or changed meanwhile: this item is no longer ours to judge
+      ui.reject.close();
+      await loadNext();
+      setStatus(ui.status, `Not rejected: ${e.message} Here is the next item.`, "warn");
+      return;
+    }
+    ui.rejectError.textContent = e.status === 400 ? errorsText(flattenErrors(e.data)) : e.message;
+    return;
+  }
+  ui.reject.close();
+  state.rejecting = null;
+  state.busy = false;
+  // The item left review: it waits for the rework (one more annotation) before it is decided.
+  await loadNext();
+  setStatus(ui.status, `Sent ${c.who}'s annotation back to ${reworkBy === "same" ? c.who : "anyone"} for rework.`, "ok");
+}
+
 // ------------------------------------------------------------- keys
 
 function onKey(e) {
@@ -283,9 +321,20 @@ function onKey(e) {
     if (t.closest("input, textarea, select") && e.key !== "Enter") return; // a box's label menu keeps its keys
     if (state.editor && !state.busy && state.editor.onKey(e)) { e.preventDefault(); return; }
     if (e.key === "Escape") { e.preventDefault(); leaveEditor(); return; }
+  } else if (state.rejectArmed) {
+    state.rejectArmed = false;
+    e.preventDefault();
+    if (/^[1-9]$/.test(e.key)) openReject(Number(e.key) - 1);
+    else setStatus(ui.status, "");
+    return;
   } else if (/^[1-9]$/.test(e.key)) {
     e.preventDefault();
     pick(Number(e.key) - 1);
+    return;
+  } else if (e.key === "x" && state.candidates.some((c) => c.annotation)) {
+    e.preventDefault();
+    state.rejectArmed = true;
+    setStatus(ui.status, "Reject which annotation? Press its number (any other key cancels).");
     return;
   } else if (e.key === "e") {
     e.preventDefault();
@@ -318,6 +367,11 @@ async function start() {
   document.addEventListener("keydown", onKey);
   ui.submit.addEventListener("click", () => submit());
   ui.help.addEventListener("click", () => ui.helpDialog.showModal());
+  ui.rejectForm.addEventListener("submit", sendReject);
+  ui.rejectCancel.addEventListener("click", () => ui.reject.close());
+  ui.rejectComment.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); ui.rejectForm.requestSubmit(); }
+  });
   await loadNext();
 }
 

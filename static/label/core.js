@@ -10,13 +10,14 @@ import { flattenErrors, errorsText, messageOf, setStatus } from "../js/lib/error
 import { percent } from "./util.js";
 import { widgetFor, mountWidget, imageOf } from "./widgets.js";
 import { withQuestions, help as questionsHelp } from "./questions.js";
+import { showQuizFeedback } from "./quiz.js";
 
 const cfg = pageConfig();
 const project = cfg.project;
 const leaseMs = (cfg.lease_seconds || 600) * 1000;
 const ui = {
   stage: $("lb-stage"), submit: $("lb-submit"), skip: $("lb-skip"), undo: $("lb-undo"), status: $("lb-status"),
-  error: $("lb-error"), suggestion: $("lb-suggestion"), item: $("lb-item"), count: $("lb-count"),
+  error: $("lb-error"), suggestion: $("lb-suggestion"), item: $("lb-item"), count: $("lb-count"), feedback: $("lb-feedback"),
   help: $("lb-help"), helpDialog: $("lb-help-dialog"), keys: $("lb-keys"),
   instructions: $("lb-instructions"), instructionsDialog: $("lb-instructions-dialog"),
 };
@@ -68,6 +69,7 @@ function onScreenIds() {
 function makeEntry(data) {
   return {
     item: data.item, prediction: data.prediction || null, leaseExpiresAt: data.lease_expires_at,
+    feedback: data.feedback || null, // a rework: the reviewer's comment on the caller's rejected answer
     image: imageOf(data.item),
     elapsed: 0, shownAt: null, draft: undefined, restored: null, errors: null, fetchedAt: performance.now(),
   };
@@ -148,6 +150,10 @@ async function flush() {
       } else if (r && (r.status === 201 || r.status === 409)) {
         // 409: already stored. After a retry that is our own first attempt, which got through.
         finish(job, "saved");
+        // While the quiz goes on, nothing further may have been served: once it is passed, look again.
+        if (r.status === 201 && r.data && r.data.quiz) {
+          showQuizFeedback(r.data.quiz, describeValue, () => { if (!state.current && !state.busy) advance(); });
+        }
         say(r.status === 201 || job.tries > 1 ? `${what} item ${job.itemId}.` : `Item ${job.itemId} was already submitted.`,
           failures ? "ok" : "");
         failures = 0;
@@ -200,6 +206,10 @@ function say(text, kind = "") {
 function setCount(n) {
   state.done = n;
   ui.count.textContent = `${n} done`;
+}
+
+function describeValue(value) {
+  return renderer && renderer.describe ? renderer.describe(value, project.labels) : JSON.stringify(value);
 }
 
 function fatal(err) {
@@ -262,6 +272,7 @@ function show(entry, t0, prefetched) {
   }
   ui.item.textContent = `Item ${entry.item.id}${entry.item.external_id ? ` · ${entry.item.external_id}` : ""}`;
   showSuggestion(entry);
+  showFeedback(entry);
   clearErrors();
   if (entry.errors) { showFieldError(entry.errors); entry.errors = null; }
   entry.shownAt = document.hidden ? null : performance.now();
@@ -287,10 +298,23 @@ function showSuggestion(entry) {
   ui.suggestion.hidden = false;
 }
 
+/** A rework: the reviewer's comment (and the value they rejected) above the item. */
+function showFeedback(entry) {
+  const f = entry.feedback;
+  ui.feedback.hidden = !f;
+  if (!f) { ui.feedback.replaceChildren(); return; }
+  const rejected = f.value && renderer.describe ? renderer.describe(f.value, project.labels) : null;
+  ui.feedback.replaceChildren(
+    h("p", {}, h("strong", {}, "Sent back for rework"), ` by ${f.reviewer}`,
+      rejected ? h("span", { class: "muted" }, ` · your answer was: ${rejected}`) : null),
+    h("p", { class: "lb-feedback-comment" }, f.comment));
+}
+
 function showDone() {
   state.current = null;
   ui.item.textContent = "";
   ui.suggestion.hidden = true;
+  ui.feedback.hidden = true;
   const again = h("button", { type: "button", class: "primary", onclick: () => advance() }, "Check again");
   ui.stage.replaceChildren(
     h("div", { class: "lb-done" }, h("h2", {}, "All done"), h("p", {}, "Nothing is left for you to label in this project right now."),

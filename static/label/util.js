@@ -24,8 +24,25 @@ export function labelForKey(keys, key) {
 }
 
 /** A stable colour per label index, readable as a border on white and under white text. */
-const PALETTE = ["#0b57d0", "#b3261e", "#1a7f37", "#8250df", "#bc4c00", "#0e7490", "#a21caf", "#4d5b0f", "#9a3412", "#334155"];
+export const PALETTE = ["#0b57d0", "#b3261e", "#1a7f37", "#8250df", "#bc4c00", "#0e7490", "#a21caf", "#4d5b0f", "#9a3412", "#334155"];
+
+let chosen = null;
+/**
+ * The colours an admin chose on the project form (Project.label_colors, label -> "#rrggbb"), emitted by
+ * the page as #hitl-label-colors; {} on pages without it.
+ */
+export function chosenColors() {
+  if (chosen === null) {
+    const el = typeof document !== "undefined" ? document.getElementById("hitl-label-colors") : null;
+    try { chosen = el ? JSON.parse(el.textContent) || {} : {}; } catch { chosen = {}; }
+  }
+  return chosen;
+}
+
+/** A label's colour: the one chosen for it, else the palette's for its place in the list. */
 export function labelColor(labels, label) {
+  const own = chosenColors()[label];
+  if (typeof own === "string" && /^#[0-9a-fA-F]{6}$/.test(own)) return own;
   const i = labels.indexOf(label);
   return PALETTE[(i < 0 ? labels.length : i) % PALETTE.length];
 }

@@ -99,10 +99,17 @@ def queue_head(pid: int, n: int = HEAD) -> list[int]:
                 .values_list("id", flat=True)[:n])
 
 
+def status_counts(pid: int) -> dict:
+    """Items by status, needed and annotation count (for a failure's message)."""
+    from django.db.models import Count
+    return list(Item.objects.filter(project_id=pid).values("status", "needed", "annotation_count")
+                .annotate(n=Count("id")).order_by("status"))
+
+
 def label(client, pid: int, truth: dict[int, str], wrong: bool = False) -> int:
     """Take the next item and answer its true digit (or a wrong one); the item's id."""
     r = client.get(f"/api/projects/{pid}/next/")
-    assert r.status_code == 200, r.content
+    assert r.status_code == 200, (r.status_code, r.content, status_counts(pid))
     item = r.json()["item"]["id"]
     value = truth[item] if not wrong else LABELS[(LABELS.index(truth[item]) + 1) % 10]
     r = client.post(f"/api/items/{item}/annotations/", {"value": {"label": value}}, format="json")

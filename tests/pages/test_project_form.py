@@ -104,3 +104,89 @@ def test_home_and_navigation_offer_new_and_edit_to_admins_only(admin, annotator,
 
 def test_editing_an_unknown_project_is_404(admin):
     assert browser(admin).get("/projects/999/edit/").status_code == 404
+
+
+def test_label_colours_are_saved_with_their_rows(admin, project):
+    client = browser(admin)
+    # One colour field per row ("" = the palette's); the add-a-label field comes last, without one.
+    r = client.post(f"/projects/{project.pk}/edit/", {**FORM, "labels": ["pos", "neg", "meh", ""],
+                                                      "label_color": ["#AA0000", "", "#00aa00"]})
+    assert r.status_code == 302
+    project.refresh_from_db()
+    assert project.label_colors == {"pos": "#aa0000", "meh": "#00aa00"}
+    page = client.get(f"/projects/{project.pk}/edit/").content.decode()
+    assert 'value="#aa0000"' in page and 'aria-label="Colour of pos"' in page
+
+    # A label removed from the list takes its colour with it.
+    client.post(f"/projects/{project.pk}/edit/", {**FORM, "labels": ["pos", "neg"], "label_color": ["#aa0000", ""]})
+    project.refresh_from_db()
+    assert project.label_colors == {"pos": "#aa0000"}
+
+
+def test_a_bad_colour_is_refused(admin, project):
+    r = browser(admin).post(f"/projects/{project.pk}/edit/", {**FORM, "labels": ["pos"], "label_color": ["red"]})
+    assert r.status_code == 400 and b"must be a colour written" in r.content
+
+
+def test_saved_labels_are_renamed_through_their_buttons(admin, project):
+    page = browser(admin).get(f"/projects/{project.pk}/edit/").content.decode()
+    assert 'data-saved="pos"' in page and 'aria-label="Rename pos"' in page
+    assert 'aria-label="Merge pos into another label"' in page
+    assert 'value="pos" aria-label="Label 1" readonly' in page
+    # A new project's labels are all new: no rename, no merge.
+    assert "Rename" not in browser(admin).get("/projects/new/").content.decode()
+
+
+def test_the_instructions_preview_is_rendered_and_sanitized(as_user, admin, project):
+    r = as_user(admin).post("/api/instructions/preview/", {"text": "**Hi** <script>alert(1)</script>"}, format="json")
+    assert r.status_code == 200 and r.json() == {
+        "html": "<p><strong>Hi</strong> &lt;script&gt;alert(1)&lt;/script&gt;</p>\n",
+        "nodes": [{"tag": "p", "attrs": {}, "children": [{"tag": "strong", "attrs": {}, "children": ["Hi"]},
+                                                         " <script>alert(1)</script>"]}, "\n"]}
+    assert as_user(admin).post("/api/instructions/preview/", {"text": 3}, format="json").json() == {
+        "text": ["Send the Markdown as text."]}
+    project.instructions = "Say *why*. <img src=x onerror=alert(1)>"
+    project.save()
+    page = browser(admin).get(f"/projects/{project.pk}/edit/").content.decode()
+    assert '<div class="md-preview" id="instructions-preview"' in page and "<em>why</em>" in page
+    shown = page.split('id="instructions-preview"')[1].split("</div>")[0]
+    assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt;" in shown  # typed HTML is text
+
+
+@pytest.mark.parametrize("who", ["annotator", "reviewer", "ml_engineer"])
+def test_the_preview_is_for_admins(request, as_user, who, project):
+    r = as_user(request.getfixturevalue(who)).post("/api/instructions/preview/", {"text": "x"}, format="json")
+    assert r.status_code == 403
+
+
+def test_the_labeling_screen_shows_rendered_instructions_and_label_colours(annotator, project):
+    project.instructions = "# Rules\n\n**Sarcasm** is neg. <a href=\"javascript:alert(1)\" onclick=\"x()\">x</a>"
+    project.label_colors = {"neg": "#aa0000"}
+    project.save()
+    page = browser(annotator).get(f"/projects/{project.pk}/label/").content.decode()
+    dialog = page.split('id="lb-instructions-dialog"')[1].split("</dialog>")[0]
+    assert "<h1>Rules</h1>" in dialog and "<strong>Sarcasm</strong>" in dialog
+    # Typed HTML is shown as text; no element of it, nor its link, reaches the page.
+    assert "<a " not in dialog and "&lt;a href=" in dialog
+    assert '<script id="hitl-label-colors" type="application/json">{"neg": "#aa0000"}</script>' in page
+
+
+def test_annotator_quality_settings_are_saved_from_the_form(admin, project):
+    r = browser(admin).post(f"/projects/{project.pk}/edit/", {
+        **FORM, "qualification_items": "5", "qualification_pass": "0.8", "accuracy_floor": "0.5",
+        "min_seconds_per_item": "2", "streak_length": "20", "streak_max_share": "0.9", "session_cap": "",
+        "daily_cap": "500", "overlap_mode": "adaptive", "posterior_target": "0.95", "max_overlap": "4"})
+    assert r.status_code == 302
+    project.refresh_from_db()
+    assert (project.qualification_items, project.qualification_pass, project.accuracy_floor) == (5, 0.8, 0.5)
+    assert (project.min_seconds_per_item, project.streak_length, project.streak_max_share) == (2, 20, 0.9)
+    assert (project.session_cap, project.daily_cap) == (None, 500)
+    assert (project.overlap_mode, project.posterior_target, project.max_overlap) == ("adaptive", 0.95, 4)
+
+
+def test_a_streak_guard_needs_both_its_numbers(admin, project):
+    r = browser(admin).post(f"/projects/{project.pk}/edit/", {**FORM, "streak_length": "20", "streak_max_share": ""})
+    assert r.status_code == 400
+    assert b"Set streak_length and streak_max_share together." in r.content
+    project.refresh_from_db()
+    assert project.streak_length is None

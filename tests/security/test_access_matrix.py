@@ -75,6 +75,13 @@ def P(w: World) -> str:  # noqa: N802 - reads as the project's prefix
     return f"/api/projects/{w.project.pk}"
 
 
+def rejectable(w: World) -> int:
+    """The member annotator's annotation of the disputed item: a reviewer may reject it."""
+    from annotations.models import Annotation
+
+    return Annotation.objects.get(item=w.in_review, user=w.users["annotator"]).pk
+
+
 def own_credentials(w: World, persona: str) -> dict:
     user = w.user(persona) or w.user("annotator")  # nobody logs in as someone who exists
     return {"username": user.username, "password": PASSWORD}
@@ -104,17 +111,32 @@ ROWS = [
     Row("api/projects/<int:pk>/members/", "get", lambda w: f"{P(w)}/members/", in_project(200)),
     Row("api/projects/<int:pk>/members/", "post", lambda w: f"{P(w)}/members/", in_project(201, ADMIN_ONLY),
         lambda w, p: {"user": w.spare.pk}),
+    Row("api/projects/<int:pk>/annotators/", "get", lambda w: f"{P(w)}/annotators/", in_project(200, REVIEWERS)),
+    Row("api/projects/<int:pk>/annotators/<int:user_id>/unpause/", "post",
+        lambda w: f"{P(w)}/annotators/{w.second_annotator.pk}/unpause/", in_project(200, ADMIN_ONLY)),
     Row("api/projects/<int:pk>/members/<int:user_id>/", "delete",
         lambda w: f"{P(w)}/members/{w.second_annotator.pk}/", in_project(204, ADMIN_ONLY)),
+    Row("api/projects/<int:pk>/labels/rename/", "post", lambda w: f"{P(w)}/labels/rename/",
+        in_project(200, ADMIN_ONLY), lambda w, p: {"from": "pos", "to": "positive"}),
+    Row("api/projects/<int:pk>/labels/merge/", "post", lambda w: f"{P(w)}/labels/merge/",
+        in_project(200, ADMIN_ONLY), lambda w, p: {"from": ["neg"], "to": "pos"}),
+    Row("api/projects/<int:pk>/labels/usage/", "get", lambda w: f"{P(w)}/labels/usage/?label=pos",
+        in_project(200, ADMIN_ONLY)),
+    Row("api/instructions/preview/", "post", lambda w: "/api/instructions/preview/", by_role(200, ADMIN_ONLY),
+        lambda w, p: {"text": "**Read** twice."}),
     # --- items, labeling, review
     Row("api/projects/<int:pk>/import/", "post", lambda w: f"{P(w)}/import/", in_project(201, ADMIN_ONLY),
         lambda w, p: [{"text": "imported"}]),
+    Row("api/projects/<int:pk>/import/preview/", "post", lambda w: f"{P(w)}/import/preview/",
+        in_project(200, ADMIN_ONLY), lambda w, p: [{"text": "previewed"}]),
     Row("api/projects/<int:pk>/items/", "get", lambda w: f"{P(w)}/items/", in_project(200)),
+    Row("api/projects/<int:pk>/browse/", "get", lambda w: f"{P(w)}/browse/", in_project(200, SEE_ALL)),
     Row("api/projects/<int:pk>/next/", "get", lambda w: f"{P(w)}/next/", in_project(200, LABELERS)),
     Row("api/projects/<int:pk>/export/", "get", lambda w: f"{P(w)}/export/", in_project(200, MODEL_OPS)),
     Row("api/projects/<int:pk>/review/next/", "get", lambda w: f"{P(w)}/review/next/", in_project(200, REVIEWERS)),
     Row("api/projects/<int:pk>/stats/", "get", lambda w: f"{P(w)}/stats/", in_project(200)),
     Row("api/items/<int:pk>/", "get", lambda w: f"/api/items/{w.queued.pk}/", in_project(200)),
+    Row("api/items/<int:pk>/history/", "get", lambda w: f"/api/items/{w.queued.pk}/history/", in_project(200, SEE_ALL)),
     Row("api/items/<int:pk>/annotations/", "get", lambda w: f"/api/items/{w.undoable.pk}/annotations/",
         in_project(200)),
     Row("api/items/<int:pk>/annotations/", "post", lambda w: f"/api/items/{w.queued.pk}/annotations/",
@@ -124,6 +146,11 @@ ROWS = [
     Row("api/items/<int:pk>/review/", "post", lambda w: f"/api/items/{w.in_review.pk}/review/",
         in_project(200, REVIEWERS), lambda w, p: {"value": {"label": "pos"}}),
     Row("api/items/<int:pk>/release/", "post", lambda w: f"/api/items/{w.queued.pk}/release/", in_project(204)),
+    # --- feedback and rework: reviewers reject an annotation; people who label read their inbox
+    Row("api/annotations/<int:pk>/reject/", "post", lambda w: f"/api/annotations/{rejectable(w)}/reject/",
+        in_project(200, REVIEWERS), lambda w, p: {"comment": "Not what the guideline says.", "rework_by": "same"}),
+    Row("api/inbox/", "get", lambda w: "/api/inbox/", by_role(200, LABELERS)),
+    Row("api/inbox/read/", "post", lambda w: "/api/inbox/read/", by_role(200, LABELERS), lambda w, p: {}),
     # --- models
     Row("api/projects/<int:pk>/train/", "post", lambda w: f"{P(w)}/train/", in_project(202, MODEL_OPS),
         lambda w, p: {}),
@@ -174,6 +201,7 @@ ROWS = [
         in_project(200, LABELERS, page=True), page=True),
     Row("projects/<int:pk>/review/", "get", lambda w: f"/projects/{w.project.pk}/review/",
         in_project(200, REVIEWERS, page=True), page=True),
+    Row("inbox/", "get", lambda w: "/inbox/", by_role(200, LABELERS, page=True), page=True),
     Row("projects/<int:pk>/dashboard/", "get", lambda w: f"/projects/{w.project.pk}/dashboard/",
         in_project(200, page=True), page=True),
     Row("projects/<int:pk>/models/", "get", lambda w: f"/projects/{w.project.pk}/models/",
@@ -189,6 +217,10 @@ ROWS = [
     Row("projects/new/", "get", lambda w: "/projects/new/", by_role(200, ADMIN_ONLY, page=True), page=True),
     Row("projects/<int:pk>/edit/", "get", lambda w: f"/projects/{w.project.pk}/edit/",
         in_project(200, ADMIN_ONLY, page=True), page=True),
+    Row("projects/<int:pk>/import/", "get", lambda w: f"/projects/{w.project.pk}/import/",
+        in_project(200, ADMIN_ONLY, page=True), page=True),
+    Row("projects/<int:pk>/data/", "get", lambda w: f"/projects/{w.project.pk}/data/",
+        in_project(200, SEE_ALL, page=True), page=True),
     Row("projects/<int:pk>/export/", "get", lambda w: f"/projects/{w.project.pk}/export/",
         in_project(200, MODEL_OPS, page=True), page=True),
     # Media is served by API authentication (session or token): an image of one's projects only.

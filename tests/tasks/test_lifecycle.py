@@ -71,6 +71,15 @@ def test_an_undo_reopens_what_annotators_or_the_model_settled_but_not_gold_or_a_
         lifecycle.after_undo(Status.DONE, Source.REVIEWER, predicted=False)
 
 
+def test_a_retired_annotation_reopens_what_its_annotators_settled_or_disputed_and_nothing_else():
+    assert lifecycle.after_retired(Status.DONE, Source.CONSENSUS, predicted=True) == lifecycle.Life(Status.QUEUED)
+    assert lifecycle.after_retired(Status.IN_REVIEW, "", predicted=False) == lifecycle.Life(Status.NEW)
+    assert lifecycle.after_retired(Status.QUEUED, "", predicted=True) is None
+    for source in (Source.REVIEWER, Source.GOLD, Source.MODEL):
+        assert lifecycle.after_retired(Status.DONE, source, predicted=False) is None
+    assert lifecycle.after_retired(Status.IN_REVIEW, Source.MODEL, predicted=True) is None  # an audit sample
+
+
 def test_an_imported_item_takes_the_strongest_label_it_brings():
     def imported(**kw):
         return lifecycle.imported(**{"predicted": False, "annotated": False, "at": NOW, **kw})

@@ -30,9 +30,12 @@ export class ApiError extends Error {
  * ApiError of status 0 only when no answer came. For callers that act on each status (the outbox).
  */
 export async function request(method, path, body, { timeout = TIMEOUT_MS, keepalive = false } = {}) {
+  // `body`: a value sent as JSON, or a FormData sent as a multipart upload.
   const headers = { Accept: "application/json" };
   if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A FormData body (files) goes as multipart, with the boundary the browser sets; anything else as JSON.
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeout);
   try {
@@ -40,7 +43,7 @@ export async function request(method, path, body, { timeout = TIMEOUT_MS, keepal
     try {
       res = await fetch(API_ROOT + path, {
         method, headers, credentials: "same-origin", signal: abort.signal, keepalive,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined || form ? body : JSON.stringify(body),
       });
     } catch (e) {
       throw new ApiError(0, null);
