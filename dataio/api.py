@@ -63,6 +63,19 @@ def _import_options(request) -> ImportOptions:
     return ImportOptions(read=read_options, on_duplicate=policy)
 
 
+# The import's body: a JSON array of records, or files uploaded as `file` (one or more).
+_UPLOAD_BODY = {"application/json": {"type": "array", "items": {"type": "object"}},
+                "multipart/form-data": {"type": "object", "properties": {"file": {
+                    "type": "array", "items": {"type": "string", "format": "binary"}}}}}
+
+
+def _uploads(request) -> list:
+    uploads = request.FILES.getlist("file")
+    if not uploads:
+        raise ValidationError({"file": ["Attach the records as one or more files named 'file'."]})
+    return uploads
+
+
 class ImportView(APIView):
     """Import items: a JSON array body, or uploaded files (`file=`, repeatable): .json, .jsonl, .csv,
     Label Studio JSON, a .zip of images or image files. All-or-nothing; large uploads run as a job."""
@@ -71,9 +84,7 @@ class ImportView(APIView):
 
     @extend_schema(
         parameters=_IMPORT_PARAMETERS,
-        request={"application/json": {"type": "array", "items": {"type": "object"}},
-                 "multipart/form-data": {"type": "object", "properties": {"file": {
-                     "type": "array", "items": {"type": "string", "format": "binary"}}}}},
+        request=_UPLOAD_BODY,
         responses={201: ImportResponse, 202: JobResponse},
     )
     def post(self, request, pk):
@@ -81,10 +92,7 @@ class ImportView(APIView):
         check_role(request.user, permissions.MANAGE, "import items")
         options = _import_options(request)
         if request.content_type.startswith("multipart/"):
-            uploads = request.FILES.getlist("file")
-            if not uploads:
-                raise ValidationError({"file": ["Attach the records as one or more files named 'file'."]})
-            outcome = import_upload(project, uploads, options, user=request.user)
+            outcome = import_upload(project, _uploads(request), options, user=request.user)
             if isinstance(outcome, Job):
                 return Response({"job": outcome.pk}, status=status.HTTP_202_ACCEPTED)
             return Response(outcome.as_dict(), status=status.HTTP_201_CREATED)
@@ -127,9 +135,7 @@ class ImportPreviewView(APIView):
         parameters=[*_IMPORT_PARAMETERS, OpenApiParameter(
             "partial", bool, default=False, description="The last file is the beginning of a longer file "
                                                         "(a browser sends `file.slice(0, n)`).")],
-        request={"application/json": {"type": "array", "items": {"type": "object"}},
-                 "multipart/form-data": {"type": "object", "properties": {"file": {
-                     "type": "array", "items": {"type": "string", "format": "binary"}}}}},
+        request=_UPLOAD_BODY,
         responses={200: PreviewResponse},
     )
     def post(self, request, pk):
@@ -137,9 +143,7 @@ class ImportPreviewView(APIView):
         check_role(request.user, permissions.MANAGE, "import items")
         options = _import_options(request)
         if request.content_type.startswith("multipart/"):
-            uploads = request.FILES.getlist("file")
-            if not uploads:
-                raise ValidationError({"file": ["Attach the records as one or more files named 'file'."]})
+            uploads = _uploads(request)
         else:  # a JSON array body, read as the .json file it could have been
             body = io.BytesIO(orjson.dumps(decode_array(request.data)))
             body.name = "records.json"

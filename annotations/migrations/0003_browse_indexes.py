@@ -4,6 +4,8 @@ PostgreSQL only (partial indexes written as SQL); SQLite projects are small and 
 """
 from django.db import migrations
 
+from common.db_operations import PostgresOnlySQL
+
 INDEXES = {
     # Items a user annotated (not skipped), in item order: the `annotator` filter.
     "annotation_browse_user": "annotations_annotation (project_id, user_id, item_id) WHERE NOT skipped",
@@ -11,18 +13,6 @@ INDEXES = {
     "review_browse_dispute": ("annotations_reviewdecision (project_id, item_id) "
                               "WHERE reason IN ('disagreement', 'low_agreement')"),
 }
-
-
-class PostgresOnlySQL(migrations.RunSQL):
-    """RunSQL that does nothing on other databases."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class Migration(migrations.Migration):

@@ -11,6 +11,8 @@ row, 400 ms for a phrase at a million items). Adding it rewrites the table once.
 """
 from django.db import migrations
 
+from common.db_operations import PostgresOnlySQL
+
 TEXT_VECTOR = "to_tsvector('english'::regconfig, COALESCE((data ->> 'text'), ''))"
 
 INDEXES = {
@@ -24,18 +26,6 @@ INDEXES = {
     "item_browse_dispute": "tasks_item (project_id, id) WHERE review_reason IN ('disagreement', 'low_agreement')",
     "item_text_search": "tasks_item USING gin (text_search)",
 }
-
-
-class PostgresOnlySQL(migrations.RunSQL):
-    """RunSQL that does nothing on other databases."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class Migration(migrations.Migration):
