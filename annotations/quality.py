@@ -59,23 +59,48 @@ def retire(annotation: Annotation, *, reason: str, by=None) -> RetiredAnnotation
 
 def requeue_since_last_check(project: Project, user, *, since=None, by=None) -> int:
     """Retire the user's labels on regular items since `since` (all when None) so others label them again;
-    items a reviewer decided keep their decision. Returns how many were retired."""
+    items a reviewer decided keep their decision. Returns how many were retired in the caller's transaction.
+
+    The caller (a submission) holds its own item's row lock, and a `next` or a submission that holds one of
+    these items may be waiting for a lock the caller holds (its item, or the rows its foreign keys share):
+    waiting here for such an item could deadlock. So only the items nobody else holds are locked (SKIP
+    LOCKED) and retired now; the others right after the caller commits, in a transaction of their own that
+    holds nothing else while it waits."""
     mine = Annotation.objects.filter(project=project, user=user, item__gold__isnull=True).exclude(
         item__final_source=FinalSource.REVIEWER)
     if since is not None:
         mine = mine.filter(created_at__gt=since)
     item_ids = sorted(mine.values_list("item_id", flat=True))
     with transaction.atomic():
-        # Row locks in id order, as every other writer takes them: no deadlock with submissions.
-        list(Item.objects.select_for_update().filter(pk__in=item_ids).order_by("id").values_list("id", flat=True))
-        retired = 0
-        taken_back = Annotation.objects.filter(project=project, user=user, item_id__in=item_ids).order_by("item_id")
-        for annotation in taken_back:
-            retire(annotation, reason=RetiredAnnotation.REQUEUED, by=by)
-            retired += 1
-        trail.record("annotations.requeued", user=by, project=project, annotator=user.pk, count=retired,
-                     since=since.isoformat() if since else None)
+        # Row locks in id order, as every other writer takes them; rows other transactions hold are skipped.
+        free = list(Item.objects.select_for_update(skip_locked=True).filter(pk__in=item_ids).order_by("id")
+                    .values_list("id", flat=True))
+        retired = _retire_on(project, user, free, by=by, since=since)
+        busy = sorted(set(item_ids) - set(free))
+        if busy:
+            transaction.on_commit(lambda: _requeue_later(project, user, busy, by=by, since=since))
     return retired
+
+
+def _retire_on(project: Project, user, item_ids: list[int], *, by, since, deferred: bool = False) -> int:
+    """Retire the user's annotations on these items (whose row locks the caller holds)."""
+    retired = 0
+    taken_back = Annotation.objects.filter(project=project, user=user, item_id__in=item_ids).exclude(
+        item__final_source=FinalSource.REVIEWER).order_by("item_id")  # read under the locks: as they are now
+    for annotation in taken_back:
+        retire(annotation, reason=RetiredAnnotation.REQUEUED, by=by)
+        retired += 1
+    if retired or not deferred:
+        trail.record("annotations.requeued", user=by, project=project, annotator=user.pk, count=retired,
+                     since=since.isoformat() if since else None, **({"deferred": True} if deferred else {}))
+    return retired
+
+
+def _requeue_later(project: Project, user, item_ids: list[int], *, by, since) -> int:
+    """The items that were busy when the annotator was paused, after that transaction committed."""
+    with transaction.atomic():
+        list(Item.objects.select_for_update().filter(pk__in=item_ids).order_by("id").values_list("id", flat=True))
+        return _retire_on(project, user, item_ids, by=by, since=since, deferred=True)
 
 
 def quiz_feedback(item: Item, result: standing.GoldResult) -> dict[str, Any]:

@@ -116,7 +116,7 @@ def do_review(user, item_id: int, value: Any, note: str = "") -> ReviewDecision:
     value = check_review_value(item, value)
     with transaction.atomic():
         # The row lock serialises this with other decisions and with `review/next`.
-        item = Item.objects.select_for_update().select_related("project").get(pk=item.pk)
+        item = Item.objects.select_for_update(of=("self",)).select_related("project").get(pk=item.pk)
         if item.status != ItemStatus.IN_REVIEW:
             raise NotInReview()
         reason = item.review_reason

@@ -74,7 +74,7 @@ def reject(reviewer, annotation_id, comment: str, *, rework_by_same: bool) -> Fe
         raise Invalid({"comment": ["Say what is wrong: the annotator reads this in their inbox."]})
     with transaction.atomic():
         # The item's row lock: serialises this with `next`, submissions, undo and review decisions.
-        item = Item.objects.select_for_update().select_related("project").get(pk=annotation.item_id)
+        item = Item.objects.select_for_update(of=("self",)).select_related("project").get(pk=annotation.item_id)
         current = Annotation.objects.select_related("user").filter(pk=annotation.pk).first()
         _check_rejectable(item, current)
         assert current is not None

@@ -66,7 +66,7 @@ def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
     value = check_submission(item, submission)
     with transaction.atomic():
         # The row lock serialises this with `next` and with other submissions for the item.
-        item = Item.objects.select_for_update().select_related("project").get(pk=item.pk)
+        item = Item.objects.select_for_update(of=("self",)).select_related("project").get(pk=item.pk)
         now = timezone.now()  # after the wait for the lock: leases are judged as they are now
         if Annotation.objects.filter(item=item, user=user).exists():
             raise AlreadyAnnotated()
@@ -173,7 +173,7 @@ def undo_annotation(user, item_id: int) -> Undone:
     check_role(user, permissions.LABEL, "label items")
     now = timezone.now()
     with transaction.atomic():
-        item = Item.objects.select_for_update().select_related("project").get(pk=item.pk)
+        item = Item.objects.select_for_update(of=("self",)).select_related("project").get(pk=item.pk)
         annotation = Annotation.objects.filter(item=item, user=user).first()
         if annotation is None:
             raise TooLateToUndo("You have no annotation of this item to undo.")
