@@ -32,7 +32,7 @@ from audit import trail
 from common.errors import Conflict, Invalid, NotFound
 from tasks import signals
 from tasks.access import check_role, is_member
-from tasks.models import Assignment, FinalSource, Item, LeaseState, Project
+from tasks.models import Assignment, FinalSource, Item, LeaseState, Project, Standing, StandingState
 
 # How long a rejected item waits for its own annotator before its place opens to others.
 REWORK_LEASE = timedelta(hours=24)
@@ -108,8 +108,13 @@ def _check_rejectable(item: Item, annotation: Annotation | None) -> None:
         raise NotRejectable("This item's final value is gold or the model's; its annotations cannot be reworked.")
 
 
+STOPPED = (StandingState.PAUSED, StandingState.FAILED)
+
+
 def _may_rework(user, project_id: int) -> bool:
-    return user.is_active and user.has_role(*permissions.LABEL) and is_member(user, project_id)
+    """Active, a labeler and a member, and not paused (or failed the quiz) in the project."""
+    return (user.is_active and user.has_role(*permissions.LABEL) and is_member(user, project_id)
+            and not Standing.objects.filter(project_id=project_id, user=user, state__in=STOPPED).exists())
 
 
 def _lease_for_rework(item: Item, annotator, now: datetime) -> None:

@@ -159,6 +159,17 @@ def test_a_comment_is_required(project, annotator, annotator2, reviewer):
     assert Annotation.objects.filter(item=item).count() == 2 and not Feedback.objects.exists()
 
 
+def test_a_paused_annotator_gets_no_rework_it_goes_to_anyone_instead(project, annotator, annotator2, reviewer):
+    from tasks.models import Standing, StandingState
+
+    item = labelled(project, [(annotator, "pos"), (annotator2, "neg")])
+    Standing.objects.filter(project=project, user=annotator).update(state=StandingState.PAUSED, pause_reason="too fast")
+    r = reject(reviewer, annotation_of(item, annotator))
+    assert r.status_code == 400 and "send it to anyone" in str(r.data["rework_by"])
+    assert Annotation.objects.filter(item=item).count() == 2, "nothing changed"
+    assert reject(reviewer, annotation_of(item, annotator), rework_by="anyone").status_code == 200
+
+
 @pytest.mark.parametrize("who", ["annotator", "annotator2", "ml_engineer"])
 def test_only_reviewers_reject(project, annotator, annotator2, reviewer, request, who):
     item = labelled(project, [(annotator, "pos"), (annotator2, "neg")])
