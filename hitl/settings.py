@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "tasks",
     "models_registry",
     "annotations",
+    "webhooks",
+    "decisions",
     "dataio",
     "ops",
     "pages",
