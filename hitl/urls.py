@@ -10,6 +10,7 @@ from annotations.rework_api import InboxReadView, InboxView, RejectView
 from annotations.stats_api import StatsView
 from audit.api import AuditExportView, AuditListView
 from dataio.api import ExportView, ImportPreviewView, ImportView
+from decisions.api import DecisionDetailView, DecisionRulesView, DecisionsView
 from models_registry.api import (
     ActivateView,
     LabelIssuesView,
@@ -35,6 +36,13 @@ from tasks.api import (
     ReleaseView,
 )
 from tasks.standing_api import StandingsView, UnpauseView
+from webhooks.api import (
+    CallbackSecretView,
+    ProjectWebhooksView,
+    RedeliverView,
+    WebhookDeliveriesView,
+    WebhookDetailView,
+)
 
 api = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
@@ -58,6 +66,9 @@ api = [
     path("projects/<int:pk>/items/", ItemListView.as_view(), name="api-items"),
     path("projects/<int:pk>/browse/", BrowseView.as_view(), name="api-browse"),
     path("projects/<int:pk>/next/", NextView.as_view(), name="api-next"),
+    path("projects/<int:pk>/decisions/", DecisionsView.as_view(), name="api-decisions"),
+    path("decisions/<int:pk>/", DecisionDetailView.as_view(), name="api-decision"),
+    path("projects/<int:pk>/decision-rules/", DecisionRulesView.as_view(), name="api-decision-rules"),
     path("projects/<int:pk>/export/", ExportView.as_view(), name="api-export"),
     path("projects/<int:pk>/review/next/", ReviewNextView.as_view(), name="api-review-next"),
     path("projects/<int:pk>/stats/", StatsView.as_view(), name="api-stats"),
@@ -81,6 +92,11 @@ api = [
     path("items/<int:pk>/release/", ReleaseView.as_view(), name="api-release"),
     path("jobs/<int:pk>/", JobView.as_view(), name="api-job"),
     path("jobs/<int:pk>/retry/", JobRetryView.as_view(), name="api-job-retry"),
+    path("projects/<int:pk>/webhooks/", ProjectWebhooksView.as_view(), name="api-webhooks"),
+    path("projects/<int:pk>/webhooks/callback-secret/", CallbackSecretView.as_view(), name="api-callback-secret"),
+    path("webhooks/<int:pk>/", WebhookDetailView.as_view(), name="api-webhook"),
+    path("webhooks/<int:pk>/deliveries/", WebhookDeliveriesView.as_view(), name="api-webhook-deliveries"),
+    path("deliveries/<int:pk>/redeliver/", RedeliverView.as_view(), name="api-redeliver"),
     path("audit/", AuditListView.as_view(), name="api-audit"),
     path("audit/export/", AuditExportView.as_view(), name="api-audit-export"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

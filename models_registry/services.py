@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
-from models_registry import artifacts
+from models_registry import artifacts, signals
 from models_registry.backends import BackendError
 from models_registry.job_kinds import PRELABEL
 from models_registry.models import ModelVersion
@@ -45,6 +45,8 @@ def make_active(mv: ModelVersion, *, user=None, reason: str = "manual") -> Job:
     mv.active, mv.activated_at = True, now
     trail.record("model.activated", user=user, project=mv.project_id, version=mv.version, reason=reason,
                  previous=previous.version if previous else None)
+    signals.model_activated.send(sender=ModelVersion, project_id=mv.project_id, model_version_id=mv.pk,
+                                 version=mv.version, reason=reason, previous=previous.version if previous else None)
     return start_prelabel(mv.project, user=user)
 
 

@@ -12,6 +12,7 @@ from pages import (
     people_views,
     project_views,
     views,
+    webhook_views,
 )
 
 urlpatterns = [
@@ -38,6 +39,7 @@ urlpatterns = [
     path("projects/<int:pk>/export/", export_views.export_page, name="export"),
     path("projects/<int:pk>/import/", import_views.import_page, name="import"),
     path("projects/<int:pk>/data/", data_views.data_page, name="data"),
+    path("projects/<int:pk>/webhooks/", webhook_views.webhooks_page, name="webhooks"),
     # Uploaded media (images); a production deployment may serve these from the web server.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.MediaView.as_view(), name="media"),
 ]

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import trail
-from tasks import lifecycle, signals
+from tasks import lifecycle, routing, signals
 from tasks.lifecycle import Life
 from tasks.models import Item
 
@@ -41,6 +41,37 @@ def decide(item: Item, value: Any, *, user, reason: str) -> None:
     _write(item, lifecycle.decided(item.status, value, timezone.now(), user.pk), user=user, reason=reason)
 
 
+def create(project, data: Any, *, prediction: dict | None = None, confidence: float | None = None,
+           band: str | None = None, priority: float = 0.0, needed: int | None = None, reason: str = "",
+           user=None) -> Item:
+    """One new item outside an import (a live decision); its state follows `lifecycle.imported`:
+    a prediction is routed by `band` (`tasks.routing`), without one it waits."""
+    now = timezone.now()
+    life = lifecycle.imported(predicted=prediction is not None, annotated=False, at=now,
+                              band=band if prediction is not None else None,
+                              predicted_value=None if prediction is None else prediction.get("value"))
+    item = Item.objects.create(project=project, data=data, prediction=prediction, confidence=confidence,
+                               priority=priority, needed=project.overlap if needed is None else needed,
+                               **life.columns())
+    if life.status == lifecycle.Status.IN_REVIEW:  # an audit sample: the model's value stands meanwhile
+        trail.record("review.requested", project=item.project_id, item=item, reason=life.review_reason)
+    elif life.final_source:
+        trail.record("final.set", user=user, project=item.project_id, item=item, value=life.final_value,
+                     source=life.final_source, reason=reason)
+    return item
+
+
+def escalate(item: Item, *, reason: str) -> None:
+    """A waiting item goes to review (escalated). Call holding its row lock."""
+    _write(item, lifecycle.escalated(item.status, item.final_source), reason=reason)
+
+
+def accept_prediction(item: Item, value: Any, *, reason: str) -> None:
+    """The model's value is final, as if its band had accepted it. Call holding the item's row lock."""
+    _write(item, lifecycle.routed(item.status, item.final_source, routing.Band.AUTO_ACCEPT, value, timezone.now()),
+           reason=reason)
+
+
 def reopen_after_undo(item: Item) -> bool:
     """After an annotator's undo: an item their annotation settled waits again. Call holding its row lock."""
     life = lifecycle.after_undo(item.status, item.final_source, predicted=bool(item.prediction))
@@ -61,6 +92,8 @@ def _write(item: Item, life: Life, *, user=None, reason: str = "") -> None:
                  source=life.final_source, reason=reason)
     if life.human_final:
         project_id = item.project_id
+        signals.item_final.send(sender=Item, project_id=project_id, item_id=item.pk, external_id=item.external_id,
+                                value=life.final_value, source=str(life.final_source), at=life.final_at)
         transaction.on_commit(lambda: signals.human_final_label.send(sender=Item, project_id=project_id))
 
 

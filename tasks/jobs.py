@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from tasks import signals
 from tasks.models import Job, JobState
 
 log = logging.getLogger(__name__)
@@ -179,15 +180,23 @@ def complete(job: Job, result: dict | None = None) -> None:
     if job.total is None:
         job.total = job.progress
     job.save(update_fields=["state", "result", "finished_at", "progress", "total"])
+    _finished(job, JobState.SUCCEEDED, result=result)
     side = _progress_file(job.pk)
     transaction.on_commit(lambda: side.unlink(missing_ok=True))
 
 
 def fail(job: Job, error: str) -> None:
     """Mark the job failed with a message a user can act on."""
-    Job.objects.filter(pk=job.pk).exclude(state=JobState.SUCCEEDED).update(
+    failed = Job.objects.filter(pk=job.pk).exclude(state=JobState.SUCCEEDED).update(
         state=JobState.FAILED, error=error[:10000], finished_at=timezone.now()
     )
+    if failed:
+        _finished(job, JobState.FAILED, error=error[:10000])
+
+
+def _finished(job: Job, state: str, *, result: dict | None = None, error: str = "") -> None:
+    signals.job_finished.send(sender=Job, job_id=job.pk, project_id=job.project_id, kind=job.kind, state=state,
+                              result=result, error=error)
 
 
 def run(job_id: int, work: Callable[[Job], None], *, expected: tuple[type[Exception], ...] = ()) -> None:

@@ -113,6 +113,12 @@ def routed(status: str, final_source: str, band: str, value: Any, at: datetime) 
     return waiting(predicted=True)
 
 
+def escalated(status: str, final_source: str) -> Life:
+    """A waiting item goes to a reviewer without annotations (a live decision's deadline passed)."""
+    _require(status in LABELABLE and not final_source, status, "escalated")
+    return Life(Status.IN_REVIEW, review_reason=Reason.ESCALATED)
+
+
 def settled(status: str, *, agreed: bool, value: Any, at: datetime, escalated: bool,
             low_agreement: bool = False) -> Life:
     """Once the item has its annotations: their consensus, or review.

@@ -20,6 +20,7 @@ from models_registry import artifacts
 from models_registry.models import LabelIssue, ModelVersion
 from tasks.models import FinalSource, Item, ItemStatus, Job, JobState, Project, ReviewReason
 from tests.conftest import make_project, make_user
+from webhooks.models import Delivery, Webhook
 
 # Everyone the matrix asks: an admin, a member of each role, a non-member of each role, and nobody.
 MEMBERS = ("annotator", "reviewer", "ml_engineer")
@@ -45,6 +46,8 @@ class World:
     current: ModelVersion  # active
     failed_job: Job  # started by the admin
     tokens: dict[str, str] = field(default_factory=dict)
+    webhook: Webhook | None = None  # of the project, with one failed delivery
+    delivery: Delivery | None = None
 
     def user(self, persona: str) -> User | None:
         return self.users.get(persona)
@@ -122,6 +125,10 @@ def build_world(media_root: Path) -> World:
     world = World(users=users, project=project, spare=spare, second_annotator=second, queued=queued,
                   undoable=undoable, in_review=in_review, image_item=image_item, earlier=versions[0],
                   current=versions[1], failed_job=failed)
+    world.webhook = Webhook.objects.create(project=project, url="http://127.0.0.1:9/hook", events=["item.final"])
+    world.delivery = Delivery.objects.create(webhook=world.webhook, project=project, url=world.webhook.url,
+                                             event="item.final", payload={"item_id": done.pk}, state="failed",
+                                             attempts=8)
     world.tokens = {persona: Token.objects.create(user=user).key for persona, user in users.items()}
     return world
 

@@ -82,6 +82,13 @@ def rejectable(w: World) -> int:
     return Annotation.objects.get(item=w.in_review, user=w.users["annotator"]).pk
 
 
+def a_decision(w: World) -> int:
+    """A pending live decision in the world's project."""
+    from decisions import services
+
+    return services.ask(w.project, w.users["admin"], {"data": {"text": "is this fraud?"}}).pk
+
+
 def own_credentials(w: World, persona: str) -> dict:
     user = w.user(persona) or w.user("annotator")  # nobody logs in as someone who exists
     return {"username": user.username, "password": PASSWORD}
@@ -165,8 +172,29 @@ ROWS = [
         in_project(200, SEE_ALL)),
     # --- jobs (the failed one was started by the admin: only its starter or an admin retries it)
     Row("api/projects/<int:pk>/jobs/", "get", lambda w: f"{P(w)}/jobs/", in_project(200)),
+    # --- live decisions: production systems (model ops) ask and poll
+    Row("api/projects/<int:pk>/decision-rules/", "get", lambda w: f"{P(w)}/decision-rules/", in_project(200)),
+    Row("api/projects/<int:pk>/decision-rules/", "patch", lambda w: f"{P(w)}/decision-rules/",
+        in_project(200, ADMIN_ONLY), lambda w, p: {"fallback": "escalate"}),
+    Row("api/projects/<int:pk>/decisions/", "post", lambda w: f"{P(w)}/decisions/", in_project(202, MODEL_OPS),
+        lambda w, p: {"data": {"text": "is this fraud?"}}),
+    Row("api/decisions/<int:pk>/", "get", lambda w: f"/api/decisions/{a_decision(w)}/", in_project(200, MODEL_OPS)),
     Row("api/jobs/<int:pk>/", "get", lambda w: f"/api/jobs/{w.failed_job.pk}/", in_project(200)),
     Row("api/jobs/<int:pk>/retry/", "post", lambda w: f"/api/jobs/{w.failed_job.pk}/retry/",
+        in_project(202, ADMIN_ONLY)),
+    # --- webhooks (admins only)
+    Row("api/projects/<int:pk>/webhooks/", "get", lambda w: f"{P(w)}/webhooks/", in_project(200, ADMIN_ONLY)),
+    Row("api/projects/<int:pk>/webhooks/", "post", lambda w: f"{P(w)}/webhooks/", in_project(201, ADMIN_ONLY),
+        lambda w, p: {"url": "https://example.org/hook", "events": ["job.finished"]}),
+    Row("api/projects/<int:pk>/webhooks/callback-secret/", "get", lambda w: f"{P(w)}/webhooks/callback-secret/",
+        in_project(200, ADMIN_ONLY)),
+    Row("api/webhooks/<int:pk>/", "get", lambda w: f"/api/webhooks/{w.webhook.pk}/", in_project(200, ADMIN_ONLY)),
+    Row("api/webhooks/<int:pk>/", "patch", lambda w: f"/api/webhooks/{w.webhook.pk}/", in_project(200, ADMIN_ONLY),
+        lambda w, p: {"active": False}),
+    Row("api/webhooks/<int:pk>/", "delete", lambda w: f"/api/webhooks/{w.webhook.pk}/", in_project(204, ADMIN_ONLY)),
+    Row("api/webhooks/<int:pk>/deliveries/", "get", lambda w: f"/api/webhooks/{w.webhook.pk}/deliveries/",
+        in_project(200, ADMIN_ONLY)),
+    Row("api/deliveries/<int:pk>/redeliver/", "post", lambda w: f"/api/deliveries/{w.delivery.pk}/redeliver/",
         in_project(202, ADMIN_ONLY)),
     # --- the audit trail (admins only)
     Row("api/audit/", "get", lambda w: "/api/audit/", by_role(200, ADMIN_ONLY)),
@@ -221,6 +249,8 @@ ROWS = [
         in_project(200, ADMIN_ONLY, page=True), page=True),
     Row("projects/<int:pk>/data/", "get", lambda w: f"/projects/{w.project.pk}/data/",
         in_project(200, SEE_ALL, page=True), page=True),
+    Row("projects/<int:pk>/webhooks/", "get", lambda w: f"/projects/{w.project.pk}/webhooks/",
+        in_project(200, ADMIN_ONLY, page=True), page=True),
     Row("projects/<int:pk>/export/", "get", lambda w: f"/projects/{w.project.pk}/export/",
         in_project(200, MODEL_OPS, page=True), page=True),
     # Media is served by API authentication (session or token): an image of one's projects only.

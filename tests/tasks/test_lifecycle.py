@@ -80,6 +80,15 @@ def test_a_retired_annotation_reopens_what_its_annotators_settled_or_disputed_an
     assert lifecycle.after_retired(Status.IN_REVIEW, Source.MODEL, predicted=True) is None  # an audit sample
 
 
+def test_a_waiting_item_is_escalated_to_review_and_nothing_else_is():
+    assert lifecycle.escalated(Status.QUEUED, "") == lifecycle.Life(Status.IN_REVIEW, review_reason="escalated")
+    assert lifecycle.escalated(Status.NEW, "").status == Status.IN_REVIEW
+    settled = ((Status.DONE, Source.CONSENSUS), (Status.IN_REVIEW, ""), (Status.AUTO_ACCEPTED, Source.MODEL))
+    for status, source in settled:
+        with pytest.raises(IllegalTransition):
+            lifecycle.escalated(status, source)
+
+
 def test_an_imported_item_takes_the_strongest_label_it_brings():
     def imported(**kw):
         return lifecycle.imported(**{"predicted": False, "annotated": False, "at": NOW, **kw})

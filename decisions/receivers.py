@@ -1,0 +1,17 @@
+"""The decisions' listeners to the core's signals."""
+from __future__ import annotations
+
+import logging
+
+from decisions import services
+
+log = logging.getLogger(__name__)
+
+
+def on_human_final(sender, project_id: int, **kwargs) -> None:
+    """A person gave an item its final value (after commit): decide the project's decisions it answers.
+    A failure here must not fail the person's request; the sweep catches up."""
+    try:
+        services.resolve_answered(project_id)
+    except Exception:
+        log.warning("project %s: deciding answered decisions failed; the sweep retries", project_id, exc_info=True)
