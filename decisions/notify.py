@@ -26,21 +26,25 @@ def payload(d: Decision) -> dict:
             "decided_at": d.decided_at.isoformat() if d.decided_at else None}
 
 
-def announce(decision_id: int) -> int:
-    """Send "decision.made" for a decided decision not yet announced; 1 if it went out, else 0. Never raises."""
+def announce_in(d: Decision) -> bool:
+    """Store the announcement of a decided decision in the caller's transaction (its deliveries are sent after
+    the commit) and mark it announced; False when that failed: the decision stands and the sweep retries."""
     try:
-        with transaction.atomic():
-            d = (Decision.objects.select_for_update()
-                 .filter(pk=decision_id, status="decided", notified_at__isnull=True).first())
-            if d is None:
-                return 0
+        with transaction.atomic():  # a savepoint: a failure here leaves the caller's work whole
             body = payload(d)
             services.emit(d.project_id, EVENT, body)
             if d.callback_url:
                 services.send_callback(d.callback_url, EVENT, body, project_id=d.project_id)
-            d.notified_at = timezone.now()
-            d.save(update_fields=["notified_at"])
-        return 1
-    except Exception:  # the decision stands; the sweep announces it again
-        log.warning("decision %s: announcing it failed; the sweep tries again", decision_id, exc_info=True)
-        return 0
+            Decision.objects.filter(pk=d.pk).update(notified_at=timezone.now())
+        return True
+    except Exception:
+        log.warning("decision %s: announcing it failed; the sweep tries again", d.pk, exc_info=True)
+        return False
+
+
+def announce(decision_id: int) -> int:
+    """The sweep's retry: announce a decided decision not yet announced; 1 if it went out, else 0. Never raises."""
+    with transaction.atomic():
+        d = (Decision.objects.select_for_update()
+             .filter(pk=decision_id, status="decided", notified_at__isnull=True).first())
+        return int(d is not None and announce_in(d))

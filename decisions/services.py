@@ -2,9 +2,9 @@
 
 A decision never waits on a worker or the broker: asking does a few indexed queries (the project's
 rules, the new item, the decision, two audit events) and answers. The announcement ("decision.made"
-to the project's webhooks and the caller's `callback_url`) is sent after commit through
-`decisions.notify`; one that fails is sent again by the sweep (`sweep`, beat every few seconds), which
-also applies the fallback of decisions past their deadline.
+to the project's webhooks and the caller's `callback_url`) is stored with the decision and sent after
+commit (`decisions.notify`, `webhooks.services`); one that failed is sent again by the sweep (`sweep`,
+beat every few seconds), which also applies the fallback of decisions past their deadline.
 
 Without a prediction from the caller, nothing predicts inline (loading a model file per call would
 break the latency budget): the decision goes to people, and its item, `new`, is scored by the
@@ -162,11 +162,10 @@ def answer(d: Decision) -> dict:
 
 
 def _made(decision: Decision) -> None:
-    """Audit a decided decision and announce it once the transaction commits."""
+    """Audit a decided decision and store its announcement in the same transaction (sent after the commit)."""
     trail.record("decision.made", user=decision.decided_by_id, project=decision.project_id, item=decision.item_id,
                  decision=decision.pk, path=decision.path, value=decision.value, reason=decision.reason)
-    pk = decision.pk
-    transaction.on_commit(lambda: notify.announce(pk))
+    notify.announce_in(decision)
 
 
 def resolve_answered(project_id: int | None = None) -> int:
