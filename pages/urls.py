@@ -6,6 +6,7 @@ from django.urls import path
 from pages import (
     account_views,
     data_views,
+    decision_views,
     export_views,
     import_views,
     inbox_views,
@@ -39,6 +40,7 @@ urlpatterns = [
     path("projects/<int:pk>/export/", export_views.export_page, name="export"),
     path("projects/<int:pk>/import/", import_views.import_page, name="import"),
     path("projects/<int:pk>/data/", data_views.data_page, name="data"),
+    path("projects/<int:pk>/decisions/", decision_views.decisions_page, name="decisions"),
     path("projects/<int:pk>/webhooks/", webhook_views.webhooks_page, name="webhooks"),
     # Uploaded media (images); a production deployment may serve these from the web server.
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", views.MediaView.as_view(), name="media"),

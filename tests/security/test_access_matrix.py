@@ -251,6 +251,11 @@ ROWS = [
         in_project(200, SEE_ALL, page=True), page=True),
     Row("projects/<int:pk>/webhooks/", "get", lambda w: f"/projects/{w.project.pk}/webhooks/",
         in_project(200, ADMIN_ONLY, page=True), page=True),
+    Row("projects/<int:pk>/decisions/", "get", lambda w: f"/projects/{w.project.pk}/decisions/",
+        in_project(200, ADMIN_ONLY, page=True), page=True),
+    Row("projects/<int:pk>/decisions/", "post", lambda w: f"/projects/{w.project.pk}/decisions/",
+        in_project(302, ADMIN_ONLY, page=True), lambda w, p: {"fallback": "escalate", "field_rules": "[]",
+                                                               "default_deadline_seconds": "600"}, page=True),
     Row("projects/<int:pk>/export/", "get", lambda w: f"/projects/{w.project.pk}/export/",
         in_project(200, MODEL_OPS, page=True), page=True),
     # Media is served by API authentication (session or token): an image of one's projects only.
