@@ -6,15 +6,15 @@ to the project's webhooks and the caller's `callback_url`) is stored with the de
 commit (`decisions.notify`, `webhooks.services`); one that failed is sent again by the sweep (`sweep`,
 beat every few seconds), which also applies the fallback of decisions past their deadline.
 
-Without a prediction from the caller, nothing predicts inline (loading a model file per call would
-break the latency budget): the decision goes to people, and its item, `new`, is scored by the
-project's next pre-labeling run like any imported item.
+Without a prediction from the caller, the project's active built-in model predicts inline
+(`models_registry.serving.predict_one`: the version is loaded once per process, then scoring one item is
+cheap); without one, the decision goes to people, and its item, `new`, is scored by the next pre-labeling.
 """
 from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ from audit import trail
 from common.errors import Invalid, NotFound
 from decisions import notify, rules
 from decisions.models import Decision, DecisionRules, DecisionStatus, Fallback, Path
+from models_registry import serving
 from tasks import items, routing
 from tasks.access import is_member
 from tasks.lifecycle import HUMAN_SOURCES, LABELABLE, IllegalTransition
@@ -103,6 +104,12 @@ def ask(project: Project, user, body: Any) -> Decision:
     waits for people, its item first in the queue by deadline."""
     row = rules_of(project)
     req = check_request(project, body, row)
+    model_version = None
+    if req.prediction is None:  # the project's active model predicts, if it has one
+        predicted = serving.predict_one(project, req.data)
+        if predicted is not None:
+            value, confidence, model_version = predicted
+            req = replace(req, prediction=value, confidence=confidence)
     try:
         verdict = rules.judge(_rules(project, row), value=req.prediction, confidence=req.confidence,
                               metadata=req.metadata)
@@ -120,7 +127,7 @@ def ask(project: Project, user, body: Any) -> Decision:
         band = routing.Band.ESCALATE if low else routing.Band.NORMAL
         priority = rules.deadline_priority(deadline.timestamp())
     snapshot = None if req.prediction is None else {
-        "model_version": None, "value": req.prediction, "confidence": req.confidence, "scores": {}}
+        "model_version": model_version, "value": req.prediction, "confidence": req.confidence, "scores": {}}
     with transaction.atomic():
         item = items.create(project, req.data, prediction=snapshot, confidence=req.confidence, band=band,
                             priority=priority, needed=routing.needed(band, t), user=user,
