@@ -30,7 +30,7 @@ from models_registry import serving
 from tasks import items, routing
 from tasks.access import is_member
 from tasks.lifecycle import HUMAN_SOURCES, LABELABLE, IllegalTransition
-from tasks.models import Item, Project
+from tasks.models import FinalSource, Item, Project
 from tasks.values import ValueShapeError, validate_data, validate_value
 
 log = logging.getLogger(__name__)
@@ -176,13 +176,16 @@ def _made(decision: Decision) -> None:
 
 
 def resolve_answered(project_id: int | None = None) -> int:
-    """Decide the pending decisions whose item people gave a final value before the deadline; how many.
+    """Decide the pending decisions whose item got a final value before the deadline; how many.
 
-    Called after the commit of a human final value (`tasks.signals.human_final_label`) and by the sweep,
-    which catches any the signal missed. A value given after the deadline does not count: the
-    deadline's fallback decides (the late value stays on the item, for training and the record).
+    People's values (`path: human`), or the model's when a later pre-labeling run accepted the item
+    (`path: auto_accepted`). Called after the commit of a human final value
+    (`tasks.signals.human_final_label`) and by the sweep, which catches the rest. A value given after
+    the deadline does not count: the deadline's fallback decides (the late value stays on the item, for
+    training and the record).
     """
-    pending = Decision.objects.filter(status=DecisionStatus.PENDING, item__final_source__in=HUMAN_SOURCES)
+    pending = Decision.objects.filter(status=DecisionStatus.PENDING,
+                                      item__final_source__in=[*HUMAN_SOURCES, FinalSource.MODEL])
     if project_id is not None:
         pending = pending.filter(project_id=project_id)
     done = 0
@@ -193,7 +196,8 @@ def resolve_answered(project_id: int | None = None) -> int:
         with transaction.atomic():
             # Compare-and-swap: the sweep or another receiver may decide it meanwhile.
             if not Decision.objects.filter(pk=d.pk, status=DecisionStatus.PENDING).update(
-                    status=DecisionStatus.DECIDED, value=item.final_value, path=Path.HUMAN,
+                    status=DecisionStatus.DECIDED, value=item.final_value,
+                    path=Path.HUMAN if item.final_source in HUMAN_SOURCES else Path.AUTO_ACCEPTED,
                     reason=f"final value by {item.final_source}", decided_at=item.final_at,
                     decided_by_id=item.final_by_id):
                 continue

@@ -252,3 +252,17 @@ def test_admins_set_the_decision_rules_and_a_bad_rule_names_its_field(as_user, a
     assert DecisionRules.objects.get(project=fraud).class_thresholds == {"fraud": 0.999}, "nothing changed"
     assert as_user(ml_engineer).patch(url, {"fallback": "reject"}, format="json").status_code == 403
     assert as_user(ml_engineer).get(url).json()["fallback"] == "escalate"
+
+
+def test_a_pending_decision_whose_item_a_later_pre_labeling_accepts_is_decided_by_the_model(
+        as_user, ml_engineer, fraud):
+    from tasks import items as item_life
+
+    d = ask(as_user(ml_engineer), fraud, prediction={"label": "ok"}, confidence=0.5).json()
+    assert d["status"] == "pending"
+    item = Item.objects.get(pk=d["item"])
+    item_life.accept_prediction(item, {"label": "ok"}, reason="pre-labeled by version 2")  # as a re-route would
+
+    assert services.sweep()["answered"] == 1
+    decided = Decision.objects.get(pk=d["id"])
+    assert (decided.status, decided.path, decided.value) == ("decided", "auto_accepted", {"label": "ok"})
