@@ -152,7 +152,10 @@ async function flush() {
         finish(job, "saved");
         // While the quiz goes on, nothing further may have been served: once it is passed, look again.
         if (r.status === 201 && r.data && r.data.quiz) {
-          showQuizFeedback(r.data.quiz, describeValue, () => { if (!state.current && !state.busy) advance(); });
+          showQuizFeedback(r.data.quiz, describeValue, async () => {
+            while (state.busy) await sleep(20); // a look for the next item may be under way: let it end
+            if (!state.current) advance();
+          });
         }
         say(r.status === 201 || job.tries > 1 ? `${what} item ${job.itemId}.` : `Item ${job.itemId} was already submitted.`,
           failures ? "ok" : "");
