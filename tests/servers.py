@@ -176,3 +176,38 @@ def pytest_load_initial_conftests(early_config, parser, args):
 
 def pytest_unconfigure(config):
     _stop_all()
+
+
+@contextlib.contextmanager
+def json_endpoint(state, path: str = "/predict"):
+    """A loopback HTTP server answering each JSON POST with `state.answer(body) -> (status, bytes)`;
+    sets `state.url` and yields `state` (the tests' stand-in for a team's model endpoint)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            status, payload = state.answer(body)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            try:
+                self.wfile.write(payload)
+            except OSError:  # the client gave up (timeout)
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -6,9 +6,7 @@ fails pre-labeling with a message that names the problem and changes nothing.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -17,6 +15,7 @@ from models_registry.models import ModelVersion, Prediction
 from models_registry.prelabel import prelabel
 from tasks.models import FinalSource, Item, ItemStatus
 from tests.conftest import make_project, wait_for_job
+from tests.servers import json_endpoint
 
 
 class Endpoint:
@@ -59,31 +58,8 @@ class Endpoint:
 
 @pytest.fixture
 def endpoint():
-    state = Endpoint()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            status, payload = state.answer(body)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            try:
-                self.wfile.write(payload)
-            except OSError:  # the client gave up (timeout)
-                pass
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/predict"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with json_endpoint(Endpoint()) as state:
+        yield state
 
 
 @pytest.fixture

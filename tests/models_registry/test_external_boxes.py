@@ -7,8 +7,6 @@ answer that breaks the protocol fails pre-labeling with a message naming the fie
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -21,6 +19,7 @@ from models_registry.structured import with_own_scores
 from tasks.models import FinalSource, Item, ItemStatus
 from tasks.values import ValueShapeError
 from tests.conftest import make_project
+from tests.servers import json_endpoint
 
 LABELS = ["digit", "letter"]
 
@@ -71,28 +70,8 @@ class Endpoint:
 
 @pytest.fixture
 def endpoint():
-    state = Endpoint()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            status, payload = state.answer(body)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/predict"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with json_endpoint(Endpoint()) as state:
+        yield state
 
 
 @pytest.fixture
