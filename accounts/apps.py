@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (connects the receivers)
+        # signals connects the receivers; oidc registers the check of the single sign-on settings.
+        from accounts import oidc, signals  # noqa: F401

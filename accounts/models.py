@@ -30,3 +30,19 @@ class User(AbstractUser):
     def has_role(self, *roles: str) -> bool:
         """True if the user is an admin or has one of `roles`."""
         return self.is_admin or self.effective_role in roles
+
+
+class OidcIdentity(models.Model):
+    """A user's account at an OpenID Connect provider: a single sign-on login finds its user by
+    (issuer, sub), never by a name or an address someone else could have chosen (accounts.oidc)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="oidc_identities")
+    issuer = models.CharField(max_length=255)
+    sub = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "sub"], name="oidc_identity_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.sub} at {self.issuer}"

@@ -56,6 +56,20 @@ def set_active(user: User, active: bool, *, by=None) -> None:
         trail.record("user.activated" if active else "user.deactivated", user=by, changed=user.pk)
 
 
+def set_role(user: User, role: str, *, by=None) -> bool:
+    """Give the user another role (an admin-role user may use the Django admin too); True if it changed.
+    With single sign-on and no role claim configured, this is how SSO users get their roles (accounts.oidc)."""
+    if role == user.role:
+        return False
+    with transaction.atomic():
+        before = user.role
+        user.role = role
+        user.is_staff = role == "admin"
+        user.save(update_fields=["role", "is_staff"])
+        trail.record("user.role_changed", user=by, changed=user.pk, role_before=before, role=role)
+    return True
+
+
 def end_sessions_and_tokens(user: User) -> None:
     """Revoke every API token and browser session of the user (called on password change or deactivation).
 

@@ -38,7 +38,9 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": lockout_message()}, status=429)
     else:
-        response = render(request, "login.html", {"locked": lockout_message(), "next": request.POST.get("next", "")},
-                          status=429)
+        from accounts.oidc import login_context  # the "Log in with ..." button stays on the page
+
+        response = render(request, "login.html", {"locked": lockout_message(), "next": request.POST.get("next", ""),
+                                                  **login_context()}, status=429)
     response["Retry-After"] = retry_after
     return response

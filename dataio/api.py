@@ -28,7 +28,7 @@ ImportResponse = inline_serializer("ImportResponse", {
 JobResponse = inline_serializer("JobStarted", {"job": serializers.IntegerField()})
 
 _IMPORT_PARAMETERS = [
-    OpenApiParameter("format", enum=["json", "jsonl", "csv", "zip", "image", "label_studio"],
+    OpenApiParameter("format", enum=["json", "jsonl", "csv", "parquet", "zip", "image", "label_studio"],
                      description="How to read the files; by default from each file's extension."),
     OpenApiParameter("on_duplicate", enum=list(DUPLICATE_POLICIES),
                      description="A record whose external_id the project has: refuse the import (error), "
@@ -37,9 +37,11 @@ _IMPORT_PARAMETERS = [
                      description="What labels that come with the records become."),
     OpenApiParameter("annotator", str, description="Username imported annotations are attributed to when the "
                                                    "file does not say."),
-    OpenApiParameter("text_column", str, description="CSV: the column holding the text (default `text`)."),
-    OpenApiParameter("columns", str, description="CSV: comma-separated columns that go into the item's data."),
-    OpenApiParameter("label_column", str, description="CSV and flat JSON: a column holding an existing label."),
+    OpenApiParameter("text_column", str, description="CSV and Parquet: the column holding the text (default `text`)."),
+    OpenApiParameter("columns", str, description="CSV and Parquet: comma-separated columns that go into the item's "
+                                                 "data."),
+    OpenApiParameter("label_column", str, description="CSV, Parquet and flat JSON: a column holding an existing "
+                                                      "label."),
 ]
 
 
@@ -77,7 +79,7 @@ def _uploads(request) -> list:
 
 
 class ImportView(APIView):
-    """Import items: a JSON array body, or uploaded files (`file=`, repeatable): .json, .jsonl, .csv,
+    """Import items: a JSON array body, or uploaded files (`file=`, repeatable): .json, .jsonl, .csv, .parquet,
     Label Studio JSON, a .zip of images or image files. All-or-nothing; large uploads run as a job."""
 
     parser_classes = [LimitedJSONParser, MultiPartParser]
@@ -102,7 +104,8 @@ class ImportView(APIView):
 
 
 PreviewResponse = inline_serializer("ImportPreview", {
-    "format": serializers.ChoiceField(["json", "jsonl", "csv", "zip", "image", "label_studio"], allow_null=True,
+    "format": serializers.ChoiceField(["json", "jsonl", "csv", "parquet", "zip", "image", "label_studio"],
+                                      allow_null=True,
                                       help_text="How the files are read (Label Studio JSON is recognised)."),
     "columns": serializers.ListField(child=serializers.CharField(), allow_null=True,
                                      help_text="CSV: the header's columns, in order."),

@@ -473,7 +473,7 @@ def import_upload(project: Project, uploads: list[UploadedFile], options: Import
     """Import uploaded files inline when small; otherwise keep them and start an import job."""
     total = _upload_size(uploads)
     for upload in uploads:
-        format_of(upload.name, options.read)  # an unsupported file is refused before anything is stored
+        format_of(upload.name, options.read, upload)  # an unsupported file is refused before anything is stored
     schema = schema_of(project)
     if total <= settings.HITL_INLINE_IMPORT_MAX_BYTES:
         store = ImageStore()

@@ -153,7 +153,7 @@ def _read(project: Project, schema: Schema, uploads: list[BinaryIO], options: Re
     try:
         for n, upload in enumerate(uploads):
             name = getattr(upload, "name", None) or ""
-            fmt = format_of(name, options)
+            fmt = format_of(name, options, upload)
             stream = upload
             if partial and n == len(uploads) - 1 and fmt in _TEXT_FORMATS:
                 stream = cut = _cut(upload, name, fmt)

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
+    "django_prometheus",  # request metrics for /metrics (ops.views; see "Metrics and readiness" below)
     # The rooms, lowest layer first (README, "How it works"; the layers contract in pyproject.toml).
     "audit",
     "accounts",
@@ -50,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: request latency and counts by view, method and status for /metrics.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A page whose database is unreachable answers 503 with Retry-After, not a 500 (the API: common.http_errors).
@@ -65,6 +68,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Last, so it sees the lockout flag the login attempt set (see "Login throttling" below).
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "hitl.urls"
@@ -124,7 +128,46 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Single sign-on (below); it does nothing while SSO is not configured.
+    "accounts.oidc.Backend",
 ]
+
+# --- Single sign-on with OpenID Connect (mozilla-django-oidc; accounts/oidc.py, docs/sso.md) ----------
+# Off unless HITL_OIDC_CLIENT_ID, HITL_OIDC_CLIENT_SECRET (or _FILE) and either HITL_OIDC_ISSUER or all four
+# endpoints are set. With an issuer, the endpoints come from its /.well-known/openid-configuration, fetched
+# once at the first SSO login (nothing is fetched when settings load); an endpoint set here wins.
+# ID tokens are checked with the provider's JWKS (RS256), and the state, nonce and PKCE checks stay on.
+HITL_OIDC_ISSUER = (env_str("HITL_OIDC_ISSUER") or "").rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("HITL_OIDC_CLIENT_ID") or ""
+OIDC_RP_CLIENT_SECRET = env_secret("HITL_OIDC_CLIENT_SECRET") or ""
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("HITL_OIDC_AUTHORIZATION_ENDPOINT") or ""
+OIDC_OP_TOKEN_ENDPOINT = env_str("HITL_OIDC_TOKEN_ENDPOINT") or ""
+OIDC_OP_USER_ENDPOINT = env_str("HITL_OIDC_USERINFO_ENDPOINT") or ""
+OIDC_OP_JWKS_ENDPOINT = env_str("HITL_OIDC_JWKS_ENDPOINT") or ""
+OIDC_RP_SIGN_ALGO = env_str("HITL_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("HITL_OIDC_SCOPES", "openid email profile")
+OIDC_USE_PKCE = env_bool("HITL_OIDC_PKCE", True)
+OIDC_TIMEOUT = env_int("HITL_OIDC_TIMEOUT", 10)  # seconds, for each call to the provider
+OIDC_CREATE_USER = env_bool("HITL_OIDC_CREATE_USERS", True)  # 0: only people who already have a linked account
+OIDC_AUTHENTICATE_CLASS = "accounts.oidc.AuthenticateView"
+OIDC_CALLBACK_CLASS = "accounts.oidc.CallbackView"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+# The login page's button says "Log in with <this>".
+HITL_OIDC_PROVIDER_NAME = env_str("HITL_OIDC_PROVIDER_NAME", "single sign-on")
+# Roles: with a claim (e.g. "hitl_role" or "groups"; a string or a list), every SSO login sets the role from
+# it: HITL_OIDC_ROLE_MAP ("hitl-admins=admin,labelers=annotator"; without a map, values that are role names)
+# maps the values, the highest mapped role wins, none mapped gives the default role. Without a claim, a new
+# user gets HITL_OIDC_DEFAULT_ROLE and admins set roles on the users page; SSO logins then never change them.
+HITL_OIDC_ROLE_CLAIM = env_str("HITL_OIDC_ROLE_CLAIM") or ""
+HITL_OIDC_ROLE_MAP = dict(
+    (key.strip(), value.strip()) for key, _, value in
+    (pair.partition("=") for pair in env_list("HITL_OIDC_ROLE_MAP", []))
+)
+HITL_OIDC_DEFAULT_ROLE = env_str("HITL_OIDC_DEFAULT_ROLE", "annotator")
+# An SSO identity is linked to an existing account by the provider's `sub` only; with this, also to the one
+# active account with the same (verified) email address, on its first SSO login.
+HITL_OIDC_LINK_BY_EMAIL = env_bool("HITL_OIDC_LINK_BY_EMAIL", False)
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -280,7 +323,7 @@ AXES_VERBOSE = False
 HITL_HTTPS = env_bool("HITL_HTTPS", False)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HITL_HTTPS)
 # The container's health check asks over plain http from inside (docker-compose.yml); it reveals nothing.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HITL_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HITL_HTTPS)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -317,6 +360,14 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
+
+# --- Metrics and readiness (ops.metrics, ops.readiness, docs/metrics.md) ------------------------------------
+# GET /metrics is Prometheus' text exposition: for admins (session or API token), and for a scraper sending
+# `Authorization: Bearer <HITL_METRICS_TOKEN>` when that is set. With several gunicorn workers, set
+# PROMETHEUS_MULTIPROC_DIR (environment only: prometheus_client reads it) to an empty directory the web
+# processes share (docker-compose.yml: a tmpfs), so the request metrics of every worker are added up.
+# GET /readyz/ (unauthenticated) checks the database, the broker and the workers; /healthz/ stays liveness.
+HITL_METRICS_TOKEN = env_secret("HITL_METRICS_TOKEN") or ""
 
 LOGGING = {
     "version": 1,

@@ -21,6 +21,7 @@ from models_registry.api import (
     RoutingPreviewView,
     TrainView,
 )
+from ops.views import MetricsView, readyz
 from pages import views
 from pages.project_views import InstructionsPreviewView
 from tasks.api import (
@@ -106,5 +107,8 @@ api = [
 urlpatterns = [
     path("api/", include(api)),
     path("admin/", admin.site.urls),
+    path("metrics", MetricsView.as_view(), name="metrics"),
+    path("readyz/", readyz, name="readyz"),
+    path("oidc/", include("mozilla_django_oidc.urls")),  # single sign-on (accounts.oidc, docs/sso.md)
     path("", include("pages.urls")),
 ]

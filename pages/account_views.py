@@ -1,12 +1,30 @@
-"""Passwords in the browser, with Django's own views: change one's own, set a new one from a reset
-link (an admin's, or one mailed by "Forgot your password?"), ask for such a mail. Each change is
-audited; a new password ends the account's other sessions and its API tokens (accounts.signals)."""
+"""Logging in and passwords in the browser, with Django's own views: the login page (and its single sign-on
+button when that is configured), change one's own password, set a new one from a reset link (an admin's, or
+one mailed by "Forgot your password?"), ask for such a mail. Each change is audited; a new password ends the
+account's other sessions and its API tokens (accounts.signals)."""
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 from django.urls import reverse_lazy
 
+from accounts import oidc
 from audit import trail
+
+
+class Login(auth_views.LoginView):
+    """The login form; with single sign-on configured, also a "Log in with ..." button (accounts.oidc)."""
+
+    template_name = "login.html"
+    SSO_ERRORS = {
+        "failed": "Single sign-on did not log you in. Your account may be deactivated; ask an admin.",
+        "unavailable": "The single sign-on provider cannot be reached right now. Try again in a moment.",
+    }
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(oidc.login_context())
+        context["sso_error"] = self.SSO_ERRORS.get(self.request.GET.get("sso", ""))
+        return context
 
 
 class PasswordChange(auth_views.PasswordChangeView):

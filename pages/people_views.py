@@ -1,12 +1,16 @@
 """Admins manage people in the browser: a project's members, and the users of the platform.
 
-The pages only show; their script (static/js/members.js) makes every change through the REST API."""
+The pages only show; their script (static/js/members.js) makes every change through the REST API, except
+a user's role, which the users page changes with a plain form."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import render
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
 
+from accounts import services
 from accounts.models import Role, User
 from tasks.models import Membership, Project
 
@@ -32,7 +36,17 @@ def members(request, pk: int):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def users(request):
-    """Every user with role and state; admins create and deactivate accounts."""
+    """Every user with role and state; admins create and deactivate accounts, and change a role (the one
+    change made by a form post here: users of single sign-on get their roles this way, docs/sso.md)."""
     _require_admin(request, "manage users")
+    if request.method == "POST":
+        person = get_object_or_404(User, pk=request.POST.get("user") or 0)
+        role = request.POST.get("role", "")
+        if role not in Role.values:
+            return HttpResponseBadRequest("No such role.")
+        if person.pk != request.user.pk:  # nobody demotes themselves by a slip
+            services.set_role(person, role, by=request.user)
+        return redirect("users")
     return render(request, "users.html", {"users": User.objects.order_by("username"), "roles": Role.choices})

@@ -17,7 +17,7 @@ from pages import (
 )
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
+    path("login/", account_views.Login.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", account_views.PasswordChange.as_view(), name="password-change"),
     path("password/changed/", account_views.PasswordChangeDone.as_view(), name="password-change-done"),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from django.db import connection, transaction
 
 from audit import trail
-from dataio.export import coco, conll, label_studio, pairs, preference, reading, records
+from dataio.export import coco, conll, label_studio, pairs, parquet, preference, reading, records
 from dataio.export.filters import ExportError, Filters, parse_bool, parse_filters, parse_ties
 from tasks.models import Project, TaskType
 
@@ -63,6 +63,9 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            "the same records, one JSON object a line"),
     Format("csv", "text/csv", ".csv", _records(records.write_csv),
            "one row per item, nested parts as JSON text"),
+    Format("parquet", "application/vnd.apache.parquet", ".parquet", parquet.write,
+           "the same records as typed Parquet columns (data and label values as structs), for Hugging Face "
+           "datasets and pandas", passes=2),
     Format("coco", "application/json", "-coco.json", coco.write,
            "COCO object detection from final values", task_types=(TaskType.BOXES,), final_only=True, passes=2),
     Format("conll", "text/plain; charset=utf-8", ".conll", conll.write,

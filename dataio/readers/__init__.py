@@ -4,7 +4,8 @@
 
 The reader is chosen by `options.format`, else by the file's extension: `.json` (an array of
 records, streamed; Label Studio's export shape is recognised by its first task), `.jsonl` /
-`.ndjson`, `.csv`, `.zip` (of images) and single image files. Pure parsing and safe file handling,
+`.ndjson`, `.csv`, `.parquet` (or a file starting with Parquet's magic bytes `PAR1`), `.zip` (of images)
+and single image files. Pure parsing and safe file handling,
 no ORM; every error is a `RecordError` naming the record, line, row or zip entry and the field.
 """
 from __future__ import annotations
@@ -19,24 +20,42 @@ from dataio.readers.images import IMAGE_EXTENSIONS, ImageStore, read_image, read
 from dataio.readers.json_stream import iter_array_values, iter_jsonl_values
 from dataio.readers.label_studio import looks_like_label_studio, read_label_studio
 from dataio.readers.options import FORMATS, LABELS_AS, OptionsError, ReadOptions, require_annotator, with_label
+from dataio.readers.parquet import MAGIC as PARQUET_MAGIC
+from dataio.readers.parquet import read_parquet
 from dataio.records import Record, RecordError, Schema, parse_record
 
 __all__ = ["FORMATS", "LABELS_AS", "ImageStore", "OptionsError", "ReadOptions", "RecordError", "format_of", "read",
            "records_of_values"]
 
-_EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".zip": "zip"} | {
+_EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".zip": "zip",
+               ".parquet": "parquet", ".pq": "parquet"} | {
     ext: "image" for ext in IMAGE_EXTENSIONS}
 
 
-def format_of(filename: str, options: ReadOptions | None = None) -> str:
-    """The format a file is read as: `options.format`, else by extension; `RecordError` if none fits."""
+def format_of(filename: str, options: ReadOptions | None = None, stream: BinaryIO | None = None) -> str:
+    """The format a file is read as: `options.format`, else by extension, else (given the seekable
+    `stream`) Parquet by its magic bytes; `RecordError` if none fits."""
     if options is not None and options.format is not None:
         return options.format
     fmt = _EXTENSIONS.get(PurePosixPath(filename.lower().replace("\\", "/")).suffix)
+    if fmt is None and stream is not None and _head(stream) == PARQUET_MAGIC:
+        fmt = "parquet"
     if fmt is None:
-        raise RecordError(None, "file", f"unsupported file type {filename!r}; use .json, .jsonl, .csv, .zip or "
-                                        f"an image ({' '.join(IMAGE_EXTENSIONS)})")
+        raise RecordError(None, "file", f"unsupported file type {filename!r}; use .json, .jsonl, .csv, .parquet, "
+                                        f".zip or an image ({' '.join(IMAGE_EXTENSIONS)})")
     return fmt
+
+
+def _head(stream: BinaryIO) -> bytes:
+    """The first 4 bytes of a seekable stream, leaving its position as it was."""
+    try:
+        position = stream.tell()
+        stream.seek(0)
+        head = stream.read(len(PARQUET_MAGIC))
+        stream.seek(position)
+    except (AttributeError, OSError, ValueError):
+        return b""
+    return head if isinstance(head, bytes) else b""
 
 
 def read(stream: BinaryIO, filename: str, schema: Schema, options: ReadOptions | None = None, *,
@@ -48,7 +67,9 @@ def read(stream: BinaryIO, filename: str, schema: Schema, options: ReadOptions |
     when `ReadOptions` is made); the file itself is read as the iterator is consumed.
     """
     options = options or ReadOptions()
-    fmt = format_of(filename, options)
+    fmt = format_of(filename, options, stream)
+    if fmt == "parquet":
+        return read_parquet(stream, schema, options)
     if fmt in ("zip", "image"):
         if media is None:
             raise TypeError("reading images needs an ImageStore (media=...)")

@@ -9,7 +9,7 @@ import orjson
 
 from dataio.records import ImportedAnnotation, ImportedPrediction, Record, RecordError, Schema, validated
 
-FORMATS = ("json", "jsonl", "csv", "zip", "image", "label_studio")
+FORMATS = ("json", "jsonl", "csv", "parquet", "zip", "image", "label_studio")
 LABELS_AS = ("gold", "annotations", "predictions")
 
 
@@ -18,9 +18,9 @@ class ReadOptions:
     """How to read an upload.
 
     `format`: one of FORMATS, or None to choose by the file's extension.
-    `text_column`: CSV column holding the text (stored as data "text").
-    `columns`: CSV columns that go into the data; default all but external_id and `label_column`.
-    `label_column`: CSV column or flat-JSON key holding a pre-existing label ("pos" becomes
+    `text_column`: CSV or Parquet column holding the text (stored as data "text").
+    `columns`: CSV or Parquet columns that go into the data; default all but external_id and `label_column`.
+    `label_column`: CSV or Parquet column or flat-JSON key holding a pre-existing label ("pos" becomes
     {"label": "pos"}; for multi_label a JSON list or "a;b" / "a|b").
     `labels_as`: what pre-existing labels become: "gold", "annotations" (by `annotator`) or "predictions".
     `annotator`: username that imported annotations are attributed to when the file does not say.

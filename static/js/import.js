@@ -17,7 +17,7 @@ const NOTHING = "Nothing was imported.";
 
 const state = {
   files: [],
-  kind: null, // "json" | "jsonl" | "csv" | "zip" | "image" (from the first file's extension)
+  kind: null, // "json" | "jsonl" | "csv" | "parquet" | "zip" | "image" (from the first file's extension)
   columns: null, // CSV header, as the server read it
   headerBytes: null,
   preview: null,
@@ -71,6 +71,7 @@ function kindOf(file) {
   const ext = extension(file.name);
   if (TEXT_EXT[ext]) return TEXT_EXT[ext];
   if (ext === "zip") return "zip";
+  if (ext === "parquet" || ext === "pq") return "parquet";
   if (IMAGE_EXT.includes(ext)) return "image";
   return null;
 }
@@ -222,7 +223,8 @@ function previewBody() {
   const form = new FormData();
   let partial = false;
   const first = state.files[0];
-  if (state.kind === "zip") {
+  if (state.kind === "zip" || state.kind === "parquet") {
+    // A zip or Parquet file is read from its end (its directory or footer): it must come whole.
     if (first.size > MAX_ZIP_PREVIEW) return null;
     form.append("file", first, first.name);
   } else if (state.kind === "image") {
@@ -246,7 +248,9 @@ async function runPreview() {
   setStatus($("im-preview-error"), "");
   const body = previewBody();
   if (body === null) {
-    setText($("im-format"), `A zip of ${formatBytes(state.files[0].size)} is too large to preview; its images are checked as they are imported.`);
+    setText($("im-format"), state.kind === "parquet"
+      ? `A Parquet file of ${formatBytes(state.files[0].size)} is too large to preview; its rows are checked as they are imported.`
+      : `A zip of ${formatBytes(state.files[0].size)} is too large to preview; its images are checked as they are imported.`);
     $("im-rows").replaceChildren();
     $("im-import").disabled = false;
     return;
@@ -274,7 +278,7 @@ async function runPreview() {
   showPreview(p);
 }
 
-const FORMAT_NAMES = { json: "JSON", jsonl: "JSON Lines", csv: "CSV", zip: "zip of images", image: "images",
+const FORMAT_NAMES = { json: "JSON", jsonl: "JSON Lines", csv: "CSV", parquet: "Parquet", zip: "zip of images", image: "images",
   label_studio: "Label Studio JSON" };
 
 function showPreview(p) {

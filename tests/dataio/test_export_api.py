@@ -315,7 +315,7 @@ def test_the_schema_documents_formats_and_filters(as_user, admin):
 
     parameters = {p["name"]: p for p in schema["paths"]["/api/projects/{id}/export/"]["get"]["parameters"]}
     assert set(parameters["format"]["schema"]["enum"]) == {
-        "json", "jsonl", "csv", "coco", "conll", "preference", "pairs", "label_studio"}
+        "json", "jsonl", "csv", "parquet", "coco", "conll", "preference", "pairs", "label_studio"}
     assert {"status", "source", "since", "until", "only_final", "ties"} <= set(parameters)
     assert parameters["status"]["schema"]["type"] == "array"
     assert "done" in parameters["status"]["schema"]["items"]["enum"]

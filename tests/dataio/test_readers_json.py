@@ -63,7 +63,8 @@ def test_format_option_overrides_the_extension():
 
 
 @pytest.mark.parametrize(("options", "field", "message"), [
-    ({"format": "xml"}, "format", "unknown format 'xml'; use one of json, jsonl, csv, zip, image, label_studio"),
+    ({"format": "xml"}, "format",
+     "unknown format 'xml'; use one of json, jsonl, csv, parquet, zip, image, label_studio"),
     ({"labels_as": "truth"}, "labels_as", "must be one of gold, annotations, predictions"),
     ({"annotator": " "}, "annotator", "must be a username"),
     ({"columns": []}, "columns", "must be a non-empty list of column names"),

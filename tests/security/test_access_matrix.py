@@ -223,7 +223,17 @@ ROWS = [
     Row("reset/<uidb64>/<token>/", "post", lambda w: "/reset/MQ/not-a-token/", everyone(200), page=True),
     Row("reset/<uidb64>/<token>/", "put", lambda w: "/reset/MQ/not-a-token/", everyone(200), page=True),
     Row("reset/done/", "get", lambda w: "/reset/done/", everyone(200), page=True),
+    # Single sign-on (accounts.oidc): not configured in these tests, so its pages are not there; logging
+    # out works as /logout/ does (GET is not allowed). tests/accounts/test_oidc.py runs it against a provider.
+    Row("oidc/authenticate/", "get", lambda w: "/oidc/authenticate/", everyone(404), page=True),
+    Row("oidc/callback/", "get", lambda w: "/oidc/callback/?code=x&state=y", everyone(404), page=True),
+    Row("oidc/logout/", "post", lambda w: "/oidc/logout/", everyone(302), page=True),
+    Row("oidc/logout/", "get", lambda w: "/oidc/logout/", everyone(405), page=True),
     Row("healthz/", "get", lambda w: "/healthz/", everyone(200), page=True),
+    # Readiness without the workers (none run here): the database and the broker answer, for anyone.
+    Row("readyz/", "get", lambda w: "/readyz/?skip=workers", everyone(200), page=True),
+    # Prometheus: admins (or a scraper with HITL_METRICS_TOKEN, tests/ops/test_metrics.py).
+    Row("metrics", "get", lambda w: "/metrics", by_role(200, ADMIN_ONLY)),
     Row("", "get", lambda w: "/", by_role(200, page=True), page=True),
     Row("projects/<int:pk>/label/", "get", lambda w: f"/projects/{w.project.pk}/label/",
         in_project(200, LABELERS, page=True), page=True),
@@ -242,6 +252,8 @@ ROWS = [
     Row("projects/<int:pk>/members/", "get", lambda w: f"/projects/{w.project.pk}/members/",
         in_project(200, ADMIN_ONLY, page=True), page=True),
     Row("users/", "get", lambda w: "/users/", by_role(200, ADMIN_ONLY, page=True), page=True),
+    Row("users/", "post", lambda w: "/users/", by_role(302, ADMIN_ONLY, page=True),
+        lambda w, p: {"user": w.spare.pk, "role": "reviewer"}, page=True),
     Row("projects/new/", "get", lambda w: "/projects/new/", by_role(200, ADMIN_ONLY, page=True), page=True),
     Row("projects/<int:pk>/edit/", "get", lambda w: f"/projects/{w.project.pk}/edit/",
         in_project(200, ADMIN_ONLY, page=True), page=True),

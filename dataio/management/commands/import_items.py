@@ -39,22 +39,22 @@ class _Counted:
 
 
 class Command(BaseCommand):
-    help = ("Import items into a project from JSON, JSON Lines, CSV, Label Studio JSON, a zip of images or "
+    help = ("Import items into a project from JSON, JSON Lines, CSV, Parquet, Label Studio JSON, a zip of images or "
             "image files; all-or-nothing, in constant memory, with a progress bar.")
 
     def add_arguments(self, parser):
         parser.add_argument("project", type=int, help="the project's id")
         parser.add_argument("files", nargs="+", help="files to import, read one after the other")
-        parser.add_argument("--format", choices=["json", "jsonl", "csv", "zip", "image", "label_studio"],
+        parser.add_argument("--format", choices=["json", "jsonl", "csv", "parquet", "zip", "image", "label_studio"],
                             help="how to read the files (default: by extension)")
         parser.add_argument("--on-duplicate", choices=DUPLICATE_POLICIES, default="error",
                             help="a record whose external_id the project has: error (default), skip or update")
         parser.add_argument("--labels-as", choices=["gold", "annotations", "predictions"], default="gold",
                             help="what labels that come with the records become")
         parser.add_argument("--annotator", help="username imported annotations are attributed to")
-        parser.add_argument("--text-column", default="text", help="CSV: the column holding the text")
-        parser.add_argument("--columns", help="CSV: comma-separated columns that go into the item's data")
-        parser.add_argument("--label-column", help="CSV and flat JSON: a column holding an existing label")
+        parser.add_argument("--text-column", default="text", help="CSV and Parquet: the column holding the text")
+        parser.add_argument("--columns", help="CSV and Parquet: comma-separated columns that go into the item's data")
+        parser.add_argument("--label-column", help="CSV, Parquet and flat JSON: a column holding an existing label")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, project: int, files: list[str], **o):
