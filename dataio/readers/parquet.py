@@ -11,7 +11,9 @@ Rows are numbered from 1 (a Parquet file has no header row). Two shapes are read
 - **Flat rows**: otherwise the columns are the data, with the options CSV has: `text_column` (stored as
   "text"), `columns`, `label_column` (+ `labels_as`); `external_id` (and, without `columns`, `gold`)
   are taken out of the data as in a flat JSON record. A label column that Hugging Face `datasets`
-  wrote as a `ClassLabel` (integer ids, the names in the file's metadata) is read as its names.
+  wrote as a `ClassLabel` (integer ids, the names in the file's metadata) is read as its names. A
+  "labels" dataset the SDK saved names its data columns in its metadata: without `columns`, only those
+  go into the data (not its `id` and `source`).
 
 A null is taken as absent: Arrow gives a struct every field in every row, filling the keys a row did
 not have with nulls, so keys whose value is null are dropped from data and label values (at every
@@ -20,6 +22,7 @@ level of nesting) before they are checked; a null cell of a flat row leaves that
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any, BinaryIO
 
 import orjson
@@ -32,6 +35,9 @@ MAGIC = b"PAR1"
 BATCH_ROWS = 2000
 # Set by our export in the file's key-value metadata (see dataio/export/parquet.py).
 METADATA_KEY = b"hitl"
+# Set by the SDK's `save_dataset` on a "labels" dataset: which of its columns hold the items' data (the
+# others are the item id, the label and its source), so such a file imports back without naming them.
+SDK_METADATA_KEY = b"hitl_sdk"
 _FINAL_COLUMNS = ("final_value", "final_source", "final_at", "final_by")
 
 
@@ -53,6 +59,9 @@ def read_parquet(stream: BinaryIO, schema: Schema, options: ReadOptions) -> Iter
 
     if options.label_column is not None and options.label_column not in index:
         raise missing(options.label_column)
+    metadata = parquet.schema_arrow.metadata or {}
+    if options.columns is None:
+        options = replace(options, columns=_sdk_data_columns(metadata, index))
     records = options.columns is None and "data" in index and options.text_column not in index
     if options.columns is not None:
         for name in options.columns:
@@ -66,9 +75,20 @@ def read_parquet(stream: BinaryIO, schema: Schema, options: ReadOptions) -> Iter
         for name in required:
             if name not in index:
                 raise missing(name)
-    metadata = parquet.schema_arrow.metadata or {}
     names_of_ids = _class_names(metadata, options.label_column) if options.label_column else None
     return _rows(parquet, schema, options, records, METADATA_KEY in metadata, names_of_ids)
+
+
+def _sdk_data_columns(metadata: Mapping[bytes, bytes], index: set[str]) -> list[str] | None:
+    """The data columns the SDK recorded in a "labels" dataset it saved; None for any other file."""
+    try:
+        info = orjson.loads(metadata[SDK_METADATA_KEY])
+        columns = info["data_columns"] if info.get("kind") == "labels" else None
+    except (KeyError, AttributeError, TypeError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(columns, list) or not columns or not all(isinstance(c, str) and c in index for c in columns):
+        return None
+    return columns
 
 
 def _class_names(metadata: Mapping[bytes, bytes], column: str) -> list[str] | None:

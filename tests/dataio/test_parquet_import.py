@@ -69,6 +69,19 @@ def test_text_column_columns_and_a_label_column_as_gold(as_user, admin, project)
     assert [i.gold for i in got] == [{"label": "pos"}, {"label": "neg"}, None]
 
 
+def test_a_labels_dataset_the_sdk_saved_brings_back_only_its_data_columns(as_user, admin, project):
+    table = pa.Table.from_pylist([{"id": 41, "external_id": "a", "text": "good", "movie": "m1", "label": "pos",
+                                   "source": "reviewer"}])
+    metadata = {b"hitl_sdk": orjson.dumps({"kind": "labels", "data_columns": ["text", "movie"]})}
+    body = parquet(table.replace_schema_metadata(metadata))
+
+    r = upload(as_user(admin), project, body, label_column="label", labels_as="gold")
+
+    assert r.status_code == 201, r.content
+    [item] = items(project)
+    assert (item.external_id, item.data, item.gold) == ("a", {"text": "good", "movie": "m1"}, {"label": "pos"})
+
+
 def test_labels_as_predictions_and_annotations(as_user, admin, annotator, project):
     body = parquet([{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}])
     r = upload(as_user(admin), project, body, label_column="label", labels_as="predictions")

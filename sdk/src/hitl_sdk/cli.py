@@ -397,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = command("import", cmd_import, "import files of records into a project (all or nothing)")
     imp.add_argument("project", help="project id or name")
-    imp.add_argument("files", nargs="+", metavar="FILE", help=".json, .jsonl, .csv, .zip of images, images")
+    imp.add_argument("files", nargs="+", metavar="FILE", help=".json, .jsonl, .csv, .parquet, .zip of images, images")
     imp.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
                      help="import option: format, on_duplicate (error|skip|update), labels_as "
                           "(gold|annotations|predictions), annotator, text_column, columns, label_column")

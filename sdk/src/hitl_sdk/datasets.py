@@ -199,25 +199,10 @@ def import_parquet(project: Project, path: str | os.PathLike[str], **params: Any
     """Upload a Parquet file to `project` (`project.import_file`, waiting for the job of a large one).
 
     `params` are the import options (`label_column`, `labels_as`, `annotator`, `text_column`, `columns`,
-    `on_duplicate`, ...). A "labels" file written by `save_dataset` brings back its data columns only (not
-    `id` or `source`) unless `columns` says otherwise; its `ClassLabel` ids are read as their names. A
-    "records" file (or the server's own `format=parquet` export) imports whole.
+    `on_duplicate`, ...). The server reads a "labels" file written by `save_dataset` back into its data
+    columns only (not `id` or `source`; the file's metadata names them) unless `columns` says otherwise, and
+    its `ClassLabel` ids as their names. A "records" file (or the server's own `format=parquet` export)
+    imports whole.
     """
-    if "columns" not in params:
-        info = _sdk_metadata(path)
-        if info and info.get("kind") == "labels" and info.get("data_columns"):
-            params["columns"] = list(info["data_columns"])
     params.setdefault("format", "parquet")
     return project.import_file(path, **params)
-
-
-def _sdk_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    try:
-        _, pq = _pyarrow()
-    except ImportError:
-        return None
-    metadata = pq.read_schema(str(path)).metadata or {}
-    if METADATA_KEY not in metadata:
-        return None
-    info = json.loads(metadata[METADATA_KEY])
-    return info if isinstance(info, dict) else None
