@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -167,17 +167,20 @@ def confusion(pairs: Iterable[tuple[str, str]], labels: Sequence[str]) -> dict[s
 
     Labels outside `labels` are appended so no pair is silently dropped.
     """
-    from sklearn.metrics import confusion_matrix
+    return confusion_of_counts(Counter(pairs), labels)
 
-    pairs = list(pairs)
-    seen = sorted({x for pair in pairs for x in pair} - set(labels))
+
+def confusion_of_counts(counts: Mapping[tuple[str, str], int], labels: Sequence[str]) -> dict[str, Any]:
+    """`confusion` from (annotator label, final label) -> how many: what a streamed pass (or a GROUP BY)
+    keeps, a handful of cells however many annotations there are."""
+    seen = sorted({x for pair, n in counts.items() if n for x in pair} - set(labels))
     domain = [*labels, *seen]
-    if not pairs or not domain:
-        return {"labels": domain, "matrix": [[0] * len(domain) for _ in domain]}
-    given = [p[0] for p in pairs]
-    final = [p[1] for p in pairs]
-    matrix = confusion_matrix(final, given, labels=domain)
-    return {"labels": domain, "matrix": matrix.tolist()}
+    at = {label: i for i, label in enumerate(domain)}
+    matrix = [[0] * len(domain) for _ in domain]
+    for (given, final), n in counts.items():
+        if n:
+            matrix[at[final]][at[given]] += n
+    return {"labels": domain, "matrix": matrix}
 
 
 def share(hits: int, total: int) -> float | None:

@@ -1,6 +1,7 @@
 """REST endpoints for items with their annotations, submissions and export."""
 from __future__ import annotations
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -17,8 +18,8 @@ from annotations.serializers import (
     ReviewDecisionSerializer,
     ValueField,
 )
-from annotations.services import Submission, submit_annotation, undo_annotation
-from tasks.access import check_role, get_item
+from annotations.services import Submission, submit_locked, undo_annotation
+from tasks.access import check_role, get_item, lock_item
 from tasks.serializers import ItemSerializer, QueueItemSerializer, final_of
 
 UndoResponse = inline_serializer("Undone", {
@@ -60,11 +61,14 @@ class AnnotationsView(APIView):
     @extend_schema(request=AnnotationInputSerializer, responses={201: AnnotationSerializer})
     def post(self, request, pk):
         # 404 and 403 before 400, as everywhere: the body is checked only for those who may submit.
-        get_item(request.user, pk)
-        check_role(request.user, permissions.LABEL, "label items")
-        serializer = AnnotationInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        annotation = submit_annotation(request.user, pk, Submission(**serializer.validated_data))
+        # One transaction from the item's row lock on (`annotations.services.submit_annotation`, with the
+        # item read once: it is the membership check too).
+        with transaction.atomic():
+            item = lock_item(request.user, pk)
+            check_role(request.user, permissions.LABEL, "label items")
+            serializer = AnnotationInputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            annotation = submit_locked(request.user, item, Submission(**serializer.validated_data))
         body = AnnotationSerializer(annotation).data
         result = getattr(annotation, "gold_result", None)
         if result is not None and result.quiz:

@@ -16,8 +16,10 @@ Filters, all combined with AND:
 - `label`: the final value carries this label (classification: is it; multi-label: includes it;
   spans, boxes: some region has it).
 - `q`: full-text search of `data.text` (PostgreSQL: English stemming, web-search syntax with
-  "quoted phrases", `or` and `-word`, over the generated tsvector column `text_search` and its GIN
-  index; SQLite: a case-insensitive substring). See `browse` for how a search picks its plan.
+  "quoted phrases", `or` and `-word`, over each item's tsvector in `tasks_itemtext` and its GIN
+  index, built after an import by a job; an item whose vector is not built yet is matched by parsing
+  its text on the fly, with the same result; SQLite: a case-insensitive substring). See `browse` for
+  how a search picks its plan.
 
 Counts: the first page (no cursor) counts the matches up to COUNT_CAP ("1,000+"); a search for
 common words reports PostgreSQL's estimate instead; pages after a cursor are not counted.
@@ -41,6 +43,7 @@ from annotations.models import Annotation, ReviewDecision
 from audit.models import AuditEvent
 from common.errors import Invalid
 from models_registry.models import Prediction
+from tasks import text_search
 from tasks.lifecycle import Reason, Source, Status
 from tasks.models import Item, Project
 
@@ -52,8 +55,9 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 # Counts stop here: "1,000+" costs at most this many index entries, at any size.
 COUNT_CAP = 1000
-# The generated column `text_search` and its GIN index `item_text_search` (tasks/migrations/0012).
-TEXT_SEARCH_SQL = "\"tasks_item\".\"text_search\" @@ websearch_to_tsquery('english'::regconfig, %s)"
+# An item matches a search by its vector in `tasks_itemtext` (GIN index `item_text_search`), or, while
+# that is not built yet (the minutes after an import), by the vector it will get (tasks/text_search.py).
+TEXT_SEARCH_SQL = text_search.MATCH_SQL
 # How long a search may walk the items in id order before it turns to the GIN index (see `browse`).
 SEARCH_BUDGET_MS = 20
 PREVIEW_CHARS = 200
@@ -284,14 +288,27 @@ def browse(project: Project, filters: Filters, cursor: Cursor = Cursor()) -> Pag
             return _browse(project, filters, cursor, count="estimated")
     except OperationalError:  # the budget ran out (QueryCanceled)
         pass
-    # The matches, from the GIN index alone (bitmap scans only: no plan may walk the items again);
-    # then the other filters over just those ids.
-    with _planner(enable_seqscan="off", enable_indexscan="off"), connection.cursor() as db:
-        bounds = "".join(f" AND id {op} %s" for op, v in ((">", cursor.after), ("<", cursor.before)) if v is not None)
-        db.execute(f"SELECT id FROM tasks_item WHERE project_id = %s AND {TEXT_SEARCH_SQL}{bounds}",
-                   [project.pk, filters.q, *(v for v in (cursor.after, cursor.before) if v is not None)])
-        ids = [row[0] for row in db.fetchall()]
+    # The matches, from the GIN index alone (bitmap scans only: no plan may walk the items again), and
+    # those of items whose vectors are not built yet; then the other filters over just those ids.
+    ids = _search_ids(project, filters.q, cursor)
     return _browse(project, replace(filters, q=None), cursor, count="capped", ids=ids)
+
+
+def _search_ids(project: Project, q: str, cursor: Cursor) -> list[int]:
+    """Ids of the project's items matching `q` between the cursor's bounds, in no order.
+
+    Built vectors through the GIN index; items of an import whose vectors the job has not built yet
+    are parsed on the fly (all of them just after a large import: slow, but complete)."""
+    with _planner(enable_seqscan="off", enable_indexscan="off"), connection.cursor() as db:
+        sql, params = text_search.built_matches(project.pk, q, cursor.after, cursor.before)
+        db.execute(sql, params)
+        ids = [row[0] for row in db.fetchall()]
+    if text_search.has_pending(project.pk):
+        with connection.cursor() as db:
+            sql, params = text_search.pending_matches(project.pk, q, cursor.after, cursor.before)
+            db.execute(sql, params)
+            ids += [row[0] for row in db.fetchall()]
+    return ids
 
 
 def _browse(project: Project, filters: Filters, cursor: Cursor, count: str, ids: list[int] | None = None) -> Page:

@@ -111,3 +111,18 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"feedback {self.pk} to {self.annotator_id}"
+
+
+class StatsSnapshot(models.Model):
+    """A big project's statistics as the last snapshot job computed them (`annotations.stats_snapshot`):
+    over millions of annotations they take a job's minute, not a request's second."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="+")
+    computed_at = models.DateTimeField()
+    seconds = models.FloatField(default=0.0)  # how long the computation took
+    annotations = models.PositiveBigIntegerField(default=0)  # the project's annotations it covered (skips too)
+    through_annotation = models.BigIntegerField(default=0)  # the newest annotation id when it started
+    data = models.JSONField(default=dict)  # `stats.compute`'s answer
+
+    def __str__(self) -> str:
+        return f"stats of project {self.project_id} at {self.computed_at:%Y-%m-%d %H:%M}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
@@ -157,12 +157,22 @@ def mark_read(user, ids: list[int] | None = None) -> int:
     return unread.update(read_at=timezone.now())
 
 
+# The newest feedback waiting for the caller's rework of an item. `next` asks on every call and nearly always
+# finds none: one plain statement, the ORM only for the rare hit.
+_WAITING_SQL = f"""
+SELECT id FROM {Feedback._meta.db_table} WHERE item_id = %s AND rework_by_id = %s AND reworked_at IS NULL
+ORDER BY id DESC LIMIT 1
+"""
+
+
 def rework_note(item: Item, user) -> dict[str, Any] | None:
     """The reviewer's feedback on the caller's rejected answer, for an item served to them for rework."""
-    feedback = (Feedback.objects.filter(item=item, rework_by=user, reworked_at__isnull=True)
-                .select_related("reviewer", "annotation").order_by("-id").first())
-    if feedback is None:
+    with connection.cursor() as cur:
+        cur.execute(_WAITING_SQL, [item.pk, user.pk])
+        row = cur.fetchone()
+    if row is None:
         return None
+    feedback = Feedback.objects.select_related("reviewer", "annotation").get(pk=row[0])
     return {"id": feedback.pk, "comment": feedback.comment, "reviewer": feedback.reviewer.username,
             "value": feedback.annotation.value, "created_at": feedback.created_at}
 

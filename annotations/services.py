@@ -1,12 +1,12 @@
 """Submitting annotations: validate, store, and settle the item once it has enough."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import permissions
@@ -16,7 +16,7 @@ from annotations.models import Annotation
 from audit import trail
 from common.errors import Conflict, Invalid
 from tasks import items, questions
-from tasks.access import check_role, get_item
+from tasks.access import check_role, get_item, lock_item
 from tasks.models import LABELABLE, Assignment, FinalSource, Item, LeaseState
 from tasks.values import ValueShapeError
 
@@ -61,54 +61,120 @@ def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
     late skip is always recorded. The item is settled (consensus or review) once it has as
     many annotations as it needs.
     """
-    item = get_item(user, item_id)
-    check_role(user, permissions.LABEL, "label items")
-    value = check_submission(item, submission)
     with transaction.atomic():
-        # The row lock serialises this with `next` and with other submissions for the item.
-        item = Item.objects.select_for_update(of=("self",)).select_related("project").get(pk=item.pk)
-        now = timezone.now()  # after the wait for the lock: leases are judged as they are now
-        if Annotation.objects.filter(item=item, user=user).exists():
-            raise AlreadyAnnotated()
-        if not submission.skip and not _has_place(item, user, now):
-            raise NoLongerNeeded()
-        annotation = Annotation.objects.create(
-            project_id=item.project_id, item=item, user=user, value=value,
-            skipped=submission.skip, lead_time=submission.lead_time,
-        )
-        state = LeaseState.SKIPPED if submission.skip else LeaseState.SUBMITTED
-        closed = Assignment.objects.filter(item=item, user=user).update(state=state, finished_at=now)
-        if not closed:
-            Assignment.objects.create(project_id=item.project_id, item=item, user=user, state=state,
-                                      leased_at=now, expires_at=now, finished_at=now)
-        trail.record("annotation.skipped" if submission.skip else "annotation.submitted", user=user,
-                     project=item.project_id, item=item, annotation=annotation.pk, value=value,
-                     lead_time=submission.lead_time)
-        if not submission.skip:
-            rework.mark_reworked(item, user, now)  # the reviewer's feedback on this item is answered
-        if item.gold is not None and not submission.skip:
-            annotation.gold_result = quality.score_gold(item, user, value)
-        if not submission.skip:
-            Item.objects.filter(pk=item.pk).update(annotation_count=F("annotation_count") + 1)
-            item.annotation_count += 1
-            if item.status in LABELABLE and item.annotation_count >= item.needed:
-                settle(item)
-            guards.check(item.project, user, now)
+        # The row lock (`tasks.access.lock_item`) serialises this with `next` and with other submissions
+        # for the item.
+        item = lock_item(user, item_id)
+        check_role(user, permissions.LABEL, "label items")
+        return submit_locked(user, item, submission)
+
+
+# What a submission needs to know about the item beyond its row, read in one statement after its lock is
+# held (so it sees everything committed before): the caller's annotation, the caller's live lease, the
+# live leases on it, and feedback that an answer of the caller reworks (`rework.mark_reworked`).
+_SITUATION_SQL = """
+SELECT
+  EXISTS (SELECT 1 FROM annotations_annotation WHERE item_id = %(item)s AND user_id = %(user)s),
+  EXISTS (SELECT 1 FROM tasks_assignment WHERE item_id = %(item)s AND user_id = %(user)s
+          AND state = 'leased' AND expires_at > %(now)s),
+  (SELECT COUNT(*) FROM tasks_assignment WHERE item_id = %(item)s AND state = 'leased' AND expires_at > %(now)s),
+  EXISTS (SELECT 1 FROM annotations_feedback WHERE item_id = %(item)s AND reworked_at IS NULL
+          AND (rework_by_id = %(user)s OR rework_by_id IS NULL))
+"""
+
+
+# The caller's assignment row of the item ends (one row per item and user; one is made for an answer
+# without a lease). Parameters: project, item, user, state, and the time thrice.
+_CLOSE_SQL = """
+INSERT INTO tasks_assignment (project_id, item_id, user_id, state, leased_at, expires_at, finished_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (item_id, user_id) DO UPDATE SET state = excluded.state, finished_at = excluded.finished_at
+"""
+_COUNT_SQL = "UPDATE tasks_item SET annotation_count = annotation_count + 1 WHERE id = %s"
+
+
+def _execute_all(statements: list[tuple[str, list]]) -> None:
+    """Run the statements in order: on PostgreSQL in one round trip (psycopg sends them as one query
+    string), elsewhere one by one (SQLite's driver takes one statement per call)."""
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(";\n".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+        else:
+            for sql, params in statements:
+                cur.execute(sql, params)
+
+
+@dataclass(frozen=True)
+class _Situation:
+    annotated: bool  # the caller already annotated (or skipped) the item
+    own_lease: bool  # the caller holds a live lease on it
+    live_leases: int  # everyone's live leases on it
+    feedback: bool  # feedback waits for an answer of the caller
+
+
+def _situation(item: Item, user, now) -> _Situation:
+    with connection.cursor() as cur:
+        cur.execute(_SITUATION_SQL, {"item": item.pk, "user": user.pk,
+                                     "now": connection.ops.adapt_datetimefield_value(now)})
+        annotated, own_lease, live_leases, feedback = cur.fetchone()
+    return _Situation(bool(annotated), bool(own_lease), int(live_leases), bool(feedback))
+
+
+def submit_locked(user, item: Item, submission: Submission) -> Annotation:
+    """`submit_annotation` for an item the caller already locked (`lock_item`) in the current transaction,
+    after the role check."""
+    value = check_submission(item, submission)
+    now = timezone.now()  # after the wait for the lock: leases are judged as they are now
+    situation = _situation(item, user, now)
+    if situation.annotated:
+        raise AlreadyAnnotated()
+    if not submission.skip and not _has_place(item, situation):
+        raise NoLongerNeeded()
+    annotation = Annotation.objects.create(
+        project_id=item.project_id, item=item, user=user, value=value,
+        skipped=submission.skip, lead_time=submission.lead_time,
+    )
+    # The assignment ends, the audit event, and the item's count: one round trip.
+    state = LeaseState.SKIPPED if submission.skip else LeaseState.SUBMITTED
+    at = connection.ops.adapt_datetimefield_value(now)
+    _execute_all([
+        (_CLOSE_SQL, [item.project_id, item.pk, user.pk, state.value, at, at, at]),
+        trail.statement("annotation.skipped" if submission.skip else "annotation.submitted", user=user,
+                        project=item.project_id, item=item, annotation=annotation.pk, value=value,
+                        lead_time=submission.lead_time),
+        *([] if submission.skip else [(_COUNT_SQL, [item.pk])]),
+    ])
+    if not submission.skip and situation.feedback:
+        rework.mark_reworked(item, user, now)  # the reviewer's feedback on this item is answered
+    if item.gold is not None and not submission.skip:
+        annotation.gold_result = quality.score_gold(item, user, value)
+    if not submission.skip:
+        item.annotation_count += 1
+        if item.status in LABELABLE and item.annotation_count >= item.needed:
+            # The count is of the item's non-skipped annotations: at one, this value is all of them.
+            settle(item, [_as_stored(value)] if item.annotation_count == 1 else None)
+        guards.check(item.project, user, now)
     return annotation
 
 
-def _has_place(item: Item, user, now) -> bool:
+def _as_stored(value: Any) -> Any:
+    """The value as reading it back from the database would give it (JSON: tuples become lists, ...)."""
+    field = Annotation._meta.get_field("value")
+    return json.loads(json.dumps(value, cls=field.encoder), cls=field.decoder)
+
+
+def _has_place(item: Item, situation: _Situation) -> bool:
     """Whether the caller's answer counts: their live lease, or room left on a waiting item."""
-    if item.gold is not None:
+    if item.gold is not None or situation.own_lease:
         return True
-    leases = Assignment.objects.filter(item=item, state=LeaseState.LEASED, expires_at__gt=now)
-    if leases.filter(user=user).exists():
-        return True
-    return item.status in LABELABLE and item.annotation_count + leases.count() < item.needed
+    return item.status in LABELABLE and item.annotation_count + situation.live_leases < item.needed
 
 
-def settle(item: Item) -> None:
+def settle(item: Item, values: list | None = None) -> None:
     """Decide an item that has all its annotations. Call while holding its row lock.
+
+    `values` are the item's non-skipped annotation values in order, when the caller already knows them
+    (a submission that is the item's only annotation); otherwise they are read.
 
     The task type's majority rule (`annotations.consensus`) decides, except in classification
     projects whose `consensus_method` is "dawid_skene": there `annotations.truth` decides by
@@ -117,7 +183,9 @@ def settle(item: Item) -> None:
     to review.
     """
     project = item.project
-    values = list(Annotation.objects.filter(item=item, skipped=False).order_by("id").values_list("value", flat=True))
+    if values is None:
+        values = list(Annotation.objects.filter(item=item, skipped=False).order_by("id")
+                      .values_list("value", flat=True))
     reason = f"{len(values)} annotators agreed"
     adaptive_overlap = adaptive.applies(project)
     if adaptive_overlap:

@@ -2,16 +2,20 @@
 
 Set-based: a handful of aggregate queries plus one streamed pass over the annotations (joined to
 their item's final and gold values in SQL), never a query per item or per annotator. The
-arithmetic lives in the pure `annotations.agreement`.
+arithmetic lives in the pure `annotations.agreement`. Big projects get these figures from a snapshot
+job (`annotations.stats_snapshot`), which samples the ratings the inference needs in memory and, on
+PostgreSQL, counts the exact per-annotator figures with one GROUP BY instead of the streamed pass.
 """
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Hashable
 from typing import Any
 
+from django.db import connection
 from django.db.models import Avg, Count, Q
+from django.db.models.expressions import RawSQL
 
 from annotations import agreement
 from annotations.models import Annotation, ReviewDecision
@@ -52,28 +56,77 @@ def comparable(task_type: str, value: Any) -> Hashable | None:
 
 
 def project_stats(project: Project) -> dict[str, Any]:
-    """Every quality figure of `project`, as plain JSON-ready data. Never fails on sparse data."""
+    """Every quality figure of `project`, computed now over all its annotations (exact).
+
+    The API and the dashboard call `stats_snapshot.current`, which uses this for small projects and
+    a stored snapshot (this, run by a job, with `SAMPLE_ITEMS`) for big ones."""
+    return compute(project)
+
+
+def live_figures(project: Project) -> dict[str, Any]:
+    """The figures cheap enough for every request at any size: items by status (an index-only scan of
+    `item_project_status`), the review queue (the in-review rows of that index) and the active model."""
+    counts, total = _counts(project)
+    return {"items": total, "counts": counts, "review_queue": _review_queue(project), "model": _model(project)}
+
+
+def in_sample(item_id: int, cutoff: int) -> bool:
+    """Whether an item belongs to the sample the inference runs on: a multiplicative hash of its id under
+    `cutoff` (of 2**32). Not `id % k`: annotators are often assigned by id, and a stride would pick
+    some pairs of them only."""
+    return (item_id * 2654435761) & 0xFFFFFFFF < cutoff
+
+
+def compute(project: Project, sample_items: int | None = None) -> dict[str, Any]:
+    """Every figure of `project`, JSON-ready; never fails on sparse data.
+
+    Counts, per-annotator agreement with final values, gold accuracy and the confusion matrix are always
+    exact (one streamed pass keeps only counters). With `sample_items`, the agreement and inference
+    figures (alpha, kappa, per-label, Dawid–Skene, rubric questions), which need every rating in memory,
+    use the ratings of about that many items, chosen by `in_sample`; `sample` in the answer says how many.
+    """
     task_type = project.task_type
     labels = PAIRWISE_CHOICES if task_type == TaskType.PAIRWISE else list(project.labels or [])
     counts, total = _counts(project)
     annotators = _annotator_counts(project)
+    rated_items = total if sample_items is None else _annotated_items(project)
+    cutoff = 1 << 32
+    if sample_items is not None and rated_items > sample_items:
+        cutoff = int((1 << 32) * sample_items / rated_items)
 
     ratings: list[agreement.Rating] = []
-    final_of: dict[int, str] = {}  # item -> trusted final category (nominal types)
-    vs_final: list[tuple[str, str]] = []  # (annotator label, final label)
+    final_of: dict[int, str] = {}  # sampled item -> trusted final category (nominal types)
+    vs_final: Counter[tuple[str, str]] = Counter()  # (annotator label, final label) -> how many
     hits: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # user -> [final hit, final n, gold hit, gold n]
     scorable = task_type in NOMINAL or task_type == TaskType.MULTI_LABEL
     rubric = [q for q in questions.validate_questions(project.questions) if q["type"] != "text"]
     answered: dict[str, list[agreement.Answer]] = defaultdict(list)  # question id -> (item, user, answer)
-    rows = (Annotation.objects.filter(project=project, skipped=False)
-            .values_list("item_id", "user_id", "value", "item__final_value", "item__final_source", "item__gold")
+    sampled_items: set[int] = set()
+    annotations = Annotation.objects.filter(project=project, skipped=False)
+    # A big nominal project on PostgreSQL: the exact counters from one GROUP BY, and only the sample's
+    # rows through Python (the streamed pass over millions of JSON values is most of the job's time).
+    in_sql = sample_items is not None and task_type in NOMINAL and connection.vendor == "postgresql"
+    if in_sql:
+        hits.update(_nominal_scores(project, NOMINAL[task_type], vs_final))
+        scorable = False  # counted already
+    if in_sql and cutoff <= 0xFFFFFFFF:  # else the pass below needs every row for the exact counters
+        annotations = annotations.alias(sample_hash=RawSQL(SAMPLE_HASH, [])).filter(sample_hash__lt=cutoff)
+    rows = (annotations.values_list("item_id", "user_id", "value", "item__final_value", "item__final_source",
+                                    "item__gold")
             .order_by("id").iterator(chunk_size=CHUNK))
     for item_id, user_id, value, final_value, final_source, gold in rows:
-        for qid, answer in questions.answers_of(value).items():
-            answered[qid].append((item_id, user_id, tuple(answer) if isinstance(answer, list) else answer))
+        sampled = cutoff > 0xFFFFFFFF or in_sample(item_id, cutoff)
+        if sampled:
+            sampled_items.add(item_id)
+            for qid, answer in questions.answers_of(value).items():
+                answered[qid].append((item_id, user_id, tuple(answer) if isinstance(answer, list) else answer))
         given = comparable(task_type, value)
-        if task_type in NOMINAL and given is not None:
+        if sampled and task_type in NOMINAL and given is not None:
             ratings.append((item_id, user_id, given))
+        if in_sql and sampled and given is not None and final_source in TRUSTED_SOURCES:
+            final = category(task_type, final_value)
+            if final is not None:
+                final_of[item_id] = final
         if not scorable or given is None:
             continue
         score = hits[user_id]
@@ -82,8 +135,9 @@ def project_stats(project: Project) -> dict[str, Any]:
             score[0] += given == final
             score[1] += 1
             if task_type in NOMINAL:
-                final_of[item_id] = final
-                vs_final.append((given, final))
+                if sampled:
+                    final_of[item_id] = final
+                vs_final[(given, final)] += 1
         truth = comparable(task_type, gold)
         if truth is not None:
             score[2] += given == truth
@@ -103,16 +157,62 @@ def project_stats(project: Project) -> dict[str, Any]:
         "annotations": sum(r["annotations"] for r in annotators.values()),
     }
     stats.update(_agreement_and_inference(task_type, labels, ratings, final_of, annotators))
-    stats["confusion"] = agreement.confusion(vs_final, labels) if task_type in NOMINAL else None
+    stats["confusion"] = agreement.confusion_of_counts(vs_final, labels) if task_type in NOMINAL else None
     stats["annotators"] = sorted(annotators.values(), key=lambda r: r["username"])
     stats["questions"] = _question_agreement(rubric, answered, annotators)
     stats["review_queue"] = _review_queue(project)
     stats["routing"] = _routing(project, total)
     stats["model"] = _model(project)
-    if not scorable:
+    if task_type not in NOMINAL and task_type != TaskType.MULTI_LABEL:
         stats["annotators_note"] = (f"{task_type} values agree by overlap, not equality; agreement with final "
                                     "values and gold accuracy are not scored for them.")
+    if sample_items is not None:
+        stats["sample"] = {"items": len(sampled_items), "ratings": len(ratings), "of_items": rated_items,
+                           "share": round(min(1.0, cutoff / (1 << 32)), 6),
+                           "figures": ["agreement", "truth_inference", "questions"]}
     return stats
+
+
+# `in_sample` in SQL (PostgreSQL's bigint and SQLite's integers hold the product for ids below 3 billion).
+SAMPLE_HASH = '(("annotations_annotation"."item_id" * 2654435761) & 4294967295)'
+
+NOMINAL_SCORES = """
+SELECT a.user_id,
+       CASE WHEN jsonb_typeof(a.value -> %(key)s) = 'string' THEN a.value ->> %(key)s END AS given,
+       CASE WHEN i.final_source IN %(trusted)s AND jsonb_typeof(i.final_value -> %(key)s) = 'string'
+            THEN i.final_value ->> %(key)s END AS final,
+       CASE WHEN jsonb_typeof(i.gold -> %(key)s) = 'string' THEN i.gold ->> %(key)s END AS gold,
+       count(*)
+FROM annotations_annotation a JOIN tasks_item i ON i.id = a.item_id
+WHERE a.project_id = %(project)s AND NOT a.skipped
+GROUP BY 1, 2, 3, 4
+"""
+
+
+def _nominal_scores(project: Project, key: str, vs_final: Counter[tuple[str, str]]) -> dict[int, list[int]]:
+    """PostgreSQL: what the streamed pass counts for a nominal project (user -> [final hit, final n, gold hit,
+    gold n], and `vs_final`), as one GROUP BY of a few hundred rows; `category`'s rule in SQL (a string
+    under `key`, else no category)."""
+    hits: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    with connection.cursor() as cursor:
+        cursor.execute(NOMINAL_SCORES, {"key": key, "trusted": tuple(TRUSTED_SOURCES), "project": project.pk})
+        for user_id, given, final, gold, n in cursor.fetchall():
+            if given is None:
+                continue
+            score = hits[user_id]
+            if final is not None:
+                score[0] += n if given == final else 0
+                score[1] += n
+                vs_final[(given, final)] += n
+            if gold is not None:
+                score[2] += n if given == gold else 0
+                score[3] += n
+    return hits
+
+
+def _annotated_items(project: Project) -> int:
+    """Items with a non-skipped annotation (the population the sample is drawn from)."""
+    return Annotation.objects.filter(project=project, skipped=False).values("item_id").distinct().count()
 
 
 def _counts(project: Project) -> tuple[dict[str, int], int]:

@@ -5,9 +5,17 @@ from celery import shared_task
 
 from dataio.importing import run_import_job
 from dataio.records import RecordError
-from tasks import jobs
+from tasks import jobs, text_search
 
 
 @shared_task(name="dataio.import_items")
 def import_items(job_id: int) -> None:
     jobs.run(job_id, run_import_job, expected=(RecordError,))
+
+
+@shared_task(name="dataio.build_text_search")
+def build_text_search(project_id: int) -> None:
+    """Build one batch of an import's search vectors, then queue the next: other jobs queued meanwhile
+    (a pre-label job, say) run between batches instead of waiting for a million items' vectors."""
+    if text_search.build_step(project_id):
+        build_text_search.apply_async(args=[project_id])

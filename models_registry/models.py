@@ -62,8 +62,11 @@ class ModelVersion(models.Model):
 class Prediction(models.Model):
     """One model version's prediction for one item (the item keeps a copy of the active one)."""
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="predictions")
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    # No single-column indexes: prediction_unique (item, model_version) and prediction_model_conf
+    # (model_version, confidence) lead with each, and every index costs pre-labeling a million inserts.
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="predictions", db_index=False)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions",
+                                      db_index=False)
     value = models.JSONField()
     confidence = models.FloatField()
     scores = models.JSONField(default=dict)  # per-class probabilities

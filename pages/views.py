@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from annotations.models import Annotation
-from annotations.stats import project_stats
+from annotations.stats_snapshot import current as current_stats
 from dataio.readers.images import IMAGE_EXTENSIONS
 from models_registry import job_kinds
 from models_registry import services as model_services
@@ -100,7 +100,7 @@ def review(request, pk: int):
 def dashboard(request, pk: int):
     """A project's quality figures as tables and server-rendered SVG charts; any member."""
     project = _member_project(request, pk)
-    stats = project_stats(project)
+    stats = current_stats(project)  # a snapshot for big projects (see annotations.stats_snapshot)
     annotators = stats["annotators"]
     agreement_chart = charts.bar_chart(
         [(a["username"], a["agreement_with_final"]) for a in annotators],

@@ -2,36 +2,135 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Exists, Model, OuterRef, QuerySet
 
 from common.errors import Forbidden, NotFound
-from tasks.models import Item, Job, Membership, Project
+from tasks.models import Item, Job, Membership, Project, Standing
 
 
 def is_member(user, project_id: int) -> bool:
     return user.is_admin or Membership.objects.filter(user=user, project_id=project_id).exists()
 
 
+def readable_by(user, queryset: QuerySet, project_field: str) -> QuerySet:
+    """`queryset` narrowed to the rows of projects the user may read, in the same query (no separate
+    membership look-up on the hot paths: `next` and submissions run this on every request)."""
+    if user.is_admin:
+        return queryset
+    member = Membership.objects.filter(user=user, project_id=OuterRef(project_field))
+    return queryset.filter(Exists(member))
+
+
 def get_project(user, project_id) -> Project:
     """The project if the user may read it; 404 otherwise."""
     try:
-        project = Project.objects.get(pk=int(project_id))
+        return readable_by(user, Project.objects.all(), "pk").get(pk=int(project_id))
     except (Project.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such project.") from None
-    if not is_member(user, project.pk):
-        raise NotFound("No such project.")
-    return project
 
 
 def get_item(user, item_id, queryset: QuerySet[Item] | None = None) -> Item:
     """The item if the user may read its project; 404 otherwise."""
+    qs = (queryset if queryset is not None else Item.objects).select_related("project")
     try:
-        item = (queryset if queryset is not None else Item.objects).select_related("project").get(pk=int(item_id))
+        return readable_by(user, qs, "project_id").get(pk=int(item_id))
     except (Item.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such item.") from None
-    if not is_member(user, item.project_id):
+
+
+# ------------------------------------------------------------------ the labeling loop's look-ups
+# `next` and a submission run these on every call. They are one plain statement each: compiling the
+# equivalent ORM queries (select_related, Exists, Subquery) cost the worker more than the database's answer.
+
+
+class _Columns:
+    """A model's columns in a plain SELECT under `alias`, and the row's values turned into an instance as the
+    ORM would (the backend's and the fields' converters: JSON decoding, SQLite's dates, ...)."""
+
+    def __init__(self, model: type[Model], alias: str):
+        self.model = model
+        self.fields = model._meta.concrete_fields
+        self.sql = ", ".join(f'{alias}."{f.column}"' for f in self.fields)
+        self.names = [f.attname for f in self.fields]
+        self._converters: list | None = None
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def load(self, values) -> Any:
+        if self._converters is None:
+            self._converters = []
+            for n, field in enumerate(self.fields):
+                col = field.get_col(self.model._meta.db_table)
+                convs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+                if convs:
+                    self._converters.append((n, convs, col))
+        values = list(values)
+        for n, convs, col in self._converters:
+            for convert in convs:
+                values[n] = convert(values[n], col, connection)
+        return self.model.from_db(connection.alias, self.names, values)
+
+
+def converted(model: type[Model], name: str, value):
+    """A column of `model` read by a plain statement, as the ORM would give it."""
+    col = model._meta.get_field(name).get_col(model._meta.db_table)
+    for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+        value = convert(value, col, connection)
+    return value
+
+
+_ITEM = _Columns(Item, "i")
+_PROJECT = _Columns(Project, "p")
+_MEMBER = "AND EXISTS (SELECT 1 FROM tasks_membership m WHERE m.project_id = p.id AND m.user_id = %(user)s)"
+
+
+def _id(value, what: str) -> int:
+    """A primary key from the URL; 404 for anything no row can have (the ORM does the same for `.get`)."""
+    try:
+        number = int(value)
+    except (ValueError, TypeError):
+        raise NotFound(f"No such {what}.") from None
+    low, high = connection.ops.integer_field_range("BigAutoField")
+    if not low <= number <= high:
+        raise NotFound(f"No such {what}.")
+    return number
+
+
+def _one(sql: str, params: dict, user) -> tuple | None:
+    with connection.cursor() as cur:
+        cur.execute(sql.format(member="" if user.is_admin else _MEMBER), params)
+        return cur.fetchone()
+
+
+def get_project_for_labeling(user, project_id) -> Project:
+    """`get_project` with the user's standing state read in the same statement (`standing_state`,
+    `standing_user`: what `tasks.standing.gate` looks for, so that it needs no query for an active annotator)."""
+    params = {"project": _id(project_id, "project"), "user": user.pk}
+    row = _one(f"""SELECT {_PROJECT.sql}, (SELECT s.state FROM {Standing._meta.db_table} s
+                   WHERE s.project_id = p.id AND s.user_id = %(user)s)
+                   FROM tasks_project p WHERE p.id = %(project)s {{member}}""", params, user)
+    if row is None:
+        raise NotFound("No such project.")
+    project = _PROJECT.load(row[:len(_PROJECT)])
+    project.standing_state, project.standing_user = row[len(_PROJECT)], user.pk
+    return project
+
+
+def lock_item(user, item_id) -> Item:
+    """The item, with its project, if the user may read the project (404 otherwise), locked for the rest of the
+    current transaction (on PostgreSQL; SQLite runs one writing transaction at a time)."""
+    params = {"item": _id(item_id, "item"), "user": user.pk}
+    lock = "FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
+    row = _one(f"""SELECT {_ITEM.sql}, {_PROJECT.sql} FROM tasks_item i JOIN tasks_project p ON p.id = i.project_id
+                   WHERE i.id = %(item)s {{member}} {lock}""", params, user)
+    if row is None:
         raise NotFound("No such item.")
+    item = _ITEM.load(row[:len(_ITEM)])
+    item.project = _PROJECT.load(row[len(_ITEM):])
     return item
 
 

@@ -14,7 +14,7 @@ from accounts import permissions
 from accounts.models import User
 from accounts.serializers import UserSerializer
 from tasks import jobs, queue, services, signals
-from tasks.access import check_role, get_item, get_job, get_project
+from tasks.access import check_role, get_item, get_job, get_project, get_project_for_labeling
 from tasks.models import ItemStatus, Job, JobState, Membership, Project
 from tasks.serializers import (
     ItemSerializer,
@@ -22,6 +22,7 @@ from tasks.serializers import (
     MemberSerializer,
     ProjectSerializer,
     QueueItemSerializer,
+    queue_item_data,
     sees_gold,
 )
 
@@ -141,7 +142,8 @@ class NextView(APIView):
         responses={200: NextResponse, 204: None},
     )
     def get(self, request, pk):
-        project = get_project(request.user, pk)
+        # The project, the caller's membership and their standing (for the queue's gate) in one statement.
+        project = get_project_for_labeling(request.user, pk)
         check_role(request.user, permissions.LABEL, "label items")
         try:
             exclude = [int(x) for x in request.query_params.get("exclude", "").split(",") if x.strip()]
@@ -151,7 +153,7 @@ class NextView(APIView):
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         body = {
-            "item": QueueItemSerializer(lease.item).data,
+            "item": queue_item_data(lease.item),
             "prediction": lease.item.prediction,
             "lease_expires_at": lease.expires_at,
         }

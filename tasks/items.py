@@ -2,12 +2,15 @@
 
 Each function applies a rule of `tasks.lifecycle` and writes the result with its audit record;
 a human final value also tells the apps that listen (`signals.human_final_label`, after commit).
-Single items are written under the caller's row lock; `write_many` writes a batch in one
-statement (pre-labeling), and imports take each new item's state from `lifecycle.imported`.
+Single items are written under the caller's row lock; `write_scored` (and `write_many`, its row
+form) writes a batch set-based (pre-labeling), and imports take each new item's state from
+`lifecycle.imported`.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -15,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import trail
-from tasks import lifecycle, routing, signals
+from tasks import bulk, lifecycle, routing, signals
 from tasks.lifecycle import Life
 from tasks.models import Item
 
@@ -136,47 +139,98 @@ _ROUTE_SQL = f"""
 """
 
 
+@dataclass
+class Scored:
+    """A batch of items a model scored and routing placed, column by column (see `write_scored`).
+
+    `prediction` and `final_value` are JSON text (None: SQL NULL); the life columns come from
+    `lifecycle.routed`; `was_*` are the item's (status, final_source, annotation_count) as read.
+    """
+
+    ids: list[int]
+    prediction: list[str | None]
+    confidence: list[float]
+    priority: list[float]
+    needed: list[int]
+    status: list[str]
+    final_value: list[str | None]
+    final_source: list[str]
+    final_at: list[datetime | None]
+    review_reason: list[str]
+    was_status: list[str]
+    was_source: list[str]
+    was_count: list[int]
+    _literals: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def literals(self) -> list[str]:
+        """The columns as PostgreSQL array literals, in `_ROUTE_SQL`'s order; built once. A caller that
+        writes from another thread builds them ahead in its own (Python work there would hold the GIL
+        while the database waits for the statement)."""
+        if self._literals is None:
+            self._literals = [
+                bulk.ints(self.ids), bulk.texts(self.prediction), bulk.floats(self.confidence),
+                bulk.floats(self.priority), bulk.ints(self.needed), bulk.labels(self.status),
+                bulk.texts(self.final_value), bulk.labels(self.final_source), bulk.timestamps(self.final_at),
+                bulk.labels(self.review_reason), bulk.labels(self.was_status), bulk.labels(self.was_source),
+                bulk.ints(self.was_count)]
+        return self._literals
+
+
+def _dump(v) -> str | None:
+    return None if v is None else orjson.dumps(v).decode()
+
+
 def write_many(rows: Sequence[dict[str, Any]], now) -> set[int]:
     """Write a batch of items a model scored; returns the ids whose life was written.
 
     Each row has the item's "id", its score columns, its "needed", its new "life" (a `Life` from
     `lifecycle.routed`) and "was": the (status, final_source, annotation_count) it was read with.
     Scores are always written; the life only where the item is still as it was read (an annotation
-    that settled it meanwhile stands). One UPDATE for the batch on PostgreSQL; SQLite runs one
-    writing transaction at a time, so nothing changes between the read and this write there.
+    that settled it meanwhile stands). See `write_scored`, which this calls.
     """
-    if not rows:
+    lives = [r["life"] for r in rows]
+    return write_scored(Scored(
+        ids=[r["id"] for r in rows], prediction=[_dump(r["prediction"]) for r in rows],
+        confidence=[r["confidence"] for r in rows], priority=[r["priority"] for r in rows],
+        needed=[r["needed"] for r in rows], status=[str(life.status) for life in lives],
+        final_value=[_dump(life.final_value) for life in lives],
+        final_source=[str(life.final_source) for life in lives],
+        final_at=[life.final_at for life in lives], review_reason=[str(life.review_reason) for life in lives],
+        was_status=[str(r["was"][0]) for r in rows], was_source=[str(r["was"][1]) for r in rows],
+        was_count=[r["was"][2] for r in rows]), now)
+
+
+def write_scored(batch: Scored, now) -> set[int]:
+    """Write a batch of items a model scored (pre-labeling, imported predictions); returns the ids
+    whose life was written.
+
+    Scores are always written; the life only where the item is still as it was read (an annotation
+    that settled it meanwhile stands). On PostgreSQL: one UPDATE ... FROM unnest(arrays), each column
+    one array literal (`tasks.bulk`); SQLite runs one writing transaction at a time, so nothing changes
+    between the read and this write there.
+    """
+    if not len(batch):
         return set()
-    values = [{**{c: r[c] for c in (*_SCORE_COLUMNS, "needed")}, **r["life"].columns()} for r in rows]
     if connection.vendor == "postgresql":
-        def dump(v):
-            return None if v is None else orjson.dumps(v).decode()
-        params = [
-            now,
-            [r["id"] for r in rows],
-            [dump(v["prediction"]) for v in values],
-            [v["confidence"] for v in values],
-            [v["priority"] for v in values],
-            [v["needed"] for v in values],
-            [str(v["status"]) for v in values],
-            [dump(v["final_value"]) for v in values],
-            [str(v["final_source"]) for v in values],
-            [v["final_at"] for v in values],
-            [str(v["review_reason"]) for v in values],
-            *([str(r["was"][k]) for r in rows] for k in (0, 1)),
-            [r["was"][2] for r in rows],
-        ]
         with connection.cursor() as cur:
-            cur.execute(_ROUTE_SQL, params)
+            cur.execute(_ROUTE_SQL, [now, *batch.literals()])
             return {pk for pk, written in cur.fetchall() if written}
     items = []
-    for r, v in zip(rows, values):
-        item = Item(id=r["id"], updated_at=now)
-        for column in _MANY_COLUMNS:
-            setattr(item, column, v[column])
+    for k, pk in enumerate(batch.ids):
+        item = Item(id=pk, updated_at=now, prediction=_load(batch.prediction[k]), confidence=batch.confidence[k],
+                    priority=batch.priority[k], needed=batch.needed[k], status=batch.status[k],
+                    final_value=_load(batch.final_value[k]), final_source=batch.final_source[k],
+                    final_at=batch.final_at[k], review_reason=batch.review_reason[k])
         items.append(item)
     Item.objects.bulk_update(items, [*_MANY_COLUMNS, "updated_at"], batch_size=500)
-    return {r["id"] for r in rows}
+    return set(batch.ids)
+
+
+def _load(text: str | None):
+    return None if text is None else orjson.loads(text)
 
 
 def give_gold(item: Item, value: Any, now) -> tuple[str, ...]:

@@ -216,6 +216,34 @@ class Item(models.Model):
         return f"item {self.pk}"
 
 
+class SearchVectorField(models.TextField):
+    """A PostgreSQL tsvector (plain text elsewhere, where nothing fills it); written by SQL only."""
+
+    def db_type(self, connection):
+        return "tsvector" if connection.vendor == "postgresql" else "text"
+
+
+class ItemText(models.Model):
+    """The full-text search vector of an item's `data.text`, beside the item rather than in its row.
+
+    Built off the write path (see `tasks.text_search`): an import's items get theirs from a job after
+    the import commits, so neither the import's COPY nor any later UPDATE of the item (pre-labeling,
+    routing, labeling) pays for parsing the text. PostgreSQL only; SQLite searches by substring.
+    """
+
+    item_id = models.BigIntegerField(primary_key=True)  # a cascading foreign key on PostgreSQL (migration 0015)
+    project_id = models.BigIntegerField()
+    vector = SearchVectorField()
+
+
+class ItemTextPending(models.Model):
+    """Ids [first_id, last_id] of a project whose items may have no `ItemText` yet (imported, not built)."""
+
+    project_id = models.BigIntegerField(db_index=True)
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+
+
 class StandingState(models.TextChoices):
     QUALIFYING = "qualifying"  # answering the project's quiz of gold items
     ACTIVE = "active"

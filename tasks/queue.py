@@ -4,8 +4,8 @@ Correctness under concurrency:
 - PostgreSQL: the candidate row is taken with `FOR UPDATE SKIP LOCKED`, so concurrent callers
   never wait on each other and never pick the same row at once. Every write that changes an
   item's capacity (a lease, a submission) holds that item's row lock, and once we hold it we
-  re-check the item's capacity in a fresh statement: a lease committed between our query's
-  snapshot and our lock would otherwise be invisible to us.
+  re-check the item's capacity in a fresh statement (the one that writes the lease): a lease
+  committed between our query's snapshot and our lock would otherwise be invisible to us.
 - SQLite: transactions are IMMEDIATE (see settings), so they run one at a time.
 """
 from __future__ import annotations
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from tasks import standing
+from tasks.access import converted
 from tasks.models import LABELABLE, Assignment, Item, LeaseState, Project, StandingState
 
 _LABELABLE_SQL = ", ".join(f"'{s.value}'" for s in LABELABLE)
@@ -37,18 +37,35 @@ _OPEN_FOR_USER = f"""
       WHERE a.item_id = i.id AND a.state = 'leased' AND a.expires_at > %(now)s) < i.needed
 """
 
-# The first such item in queue order.
+# The first such item in queue order: the whole row (`columns`), so the answer needs no second read.
 _CANDIDATE_SQL = f"""
-SELECT i.id FROM tasks_item i
+SELECT {{columns}} FROM tasks_item i
 WHERE i.project_id = %(project)s AND {_OPEN_FOR_USER} {{exclude}}
 ORDER BY i.priority DESC, i.id
 LIMIT 1
 {{lock}}
 """
 
-# Re-check of one locked item, in a statement that sees everything committed so far.
-_RECHECK_SQL = f"SELECT 1 FROM tasks_item i WHERE i.id = %(item)s AND {_OPEN_FOR_USER}"
+# The lease of one locked item, taken only if it is still open to the caller: the re-check and the write
+# are one statement, which sees everything committed so far. A row of the caller's (an expired lease)
+# is renewed in place: one row per (item, user).
+_TAKE_SQL = f"""
+INSERT INTO tasks_assignment (project_id, item_id, user_id, state, leased_at, expires_at, finished_at)
+SELECT i.project_id, i.id, %(user)s, 'leased', %(now)s, %(expires)s, NULL
+FROM tasks_item i WHERE i.id = %(item)s AND {_OPEN_FOR_USER}
+ON CONFLICT (item_id, user_id) DO UPDATE
+SET state = 'leased', leased_at = excluded.leased_at, expires_at = excluded.expires_at, finished_at = NULL
+"""
 
+
+# The caller's oldest open lease on an item still waiting (or a gold one), with the item's row.
+_HELD_SQL = f"""
+SELECT i.*, a.expires_at AS lease_expires_at FROM tasks_assignment a JOIN tasks_item i ON i.id = a.item_id
+WHERE a.project_id = %(project)s AND a.user_id = %(user)s AND a.state = 'leased' AND a.expires_at > %(now)s
+  AND (i.status IN ({_LABELABLE_SQL}) OR i.gold IS NOT NULL) {{exclude}}
+ORDER BY a.leased_at, a.id
+LIMIT 1
+"""
 
 # How often a caller who finds only locked items looks again before giving up.
 _MAX_WAITS = 20
@@ -72,47 +89,61 @@ class Lease:
     resumed: bool  # the caller already held this lease
 
 
-def _first(sql: str, params: dict, exclude: list[int], **parts: str) -> int | None:
-    """Run a queue query with the `exclude` list bound as parameters; the first id or None."""
+def _bind(sql: str, params: dict, exclude: list[int], **parts: str) -> str:
+    """A queue query with the `exclude` list bound as parameters (added to `params`)."""
     names = []
     for n, item_id in enumerate(exclude):
         params[f"x{n}"] = item_id
         names.append(f"%(x{n})s")
     excl = f"AND i.id NOT IN ({', '.join(names)})" if names else ""
+    return sql.format(exclude=excl, **parts)
+
+
+def _first(sql: str, params: dict, exclude: list[int], **parts: str) -> int | None:
+    """Run a queue query; the first id or None."""
     with connection.cursor() as cur:
-        cur.execute(sql.format(exclude=excl, **parts), params)
+        cur.execute(_bind(sql, params, exclude, **parts), params)
         row = cur.fetchone()
     return row[0] if row else None
 
 
-def _candidate(project: Project, user, now: datetime, exclude: list[int], *, lock: bool = True) -> int | None:
-    """The first item the caller may take; with `lock`, locked and skipping rows others hold."""
-    lock = lock and connection.features.has_select_for_update_skip_locked
-    return _first(_CANDIDATE_SQL, {"project": project.pk, "user": user.pk, "now": now}, exclude,
-                  lock="FOR UPDATE OF i SKIP LOCKED" if lock else "")
+def _ts(moment: datetime):
+    """A time as a parameter of the plain statements here, written as the ORM writes it (SQLite: UTC text)."""
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _candidate(project: Project, user, now: datetime, exclude: list[int]) -> int | None:
+    """Whether any item is open to the caller, locked or not: the id of the first, or None."""
+    return _first(_CANDIDATE_SQL, {"project": project.pk, "user": user.pk, "now": _ts(now)}, exclude,
+                  columns="i.id", lock="")
+
+
+def _locked_candidate(project: Project, user, now: datetime, exclude: list[int]) -> Item | None:
+    """The first item the caller may take, locked (skipping rows others hold), read whole."""
+    lock = "FOR UPDATE OF i SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    params = {"project": project.pk, "user": user.pk, "now": _ts(now)}
+    sql = _bind(_CANDIDATE_SQL, params, exclude, columns="i.*", lock=lock)
+    return next(iter(Item.objects.raw(sql, params)), None)
+
+
+def _take(item_id: int, user, now: datetime, expires: datetime) -> bool:
+    """Lease the locked item to the caller if it is still open to them (see `_TAKE_SQL`)."""
+    with connection.cursor() as cur:
+        cur.execute(_TAKE_SQL, {"item": item_id, "user": user.pk, "now": _ts(now), "expires": _ts(expires)})
+        return cur.rowcount == 1
 
 
 def _gold(project: Project, user, exclude: list[int]) -> int | None:
     return _first(_GOLD_SQL, {"project": project.pk, "user": user.pk}, exclude)
 
 
-def _still_open(item_id: int, user, now: datetime) -> bool:
-    with connection.cursor() as cur:
-        cur.execute(_RECHECK_SQL, {"item": item_id, "user": user.pk, "now": now})
-        return cur.fetchone() is not None
-
-
-def _open_lease(project: Project, user, now: datetime, exclude: list[int]) -> Assignment | None:
-    return (
-        Assignment.objects.filter(
-            Q(item__status__in=LABELABLE) | Q(item__gold__isnull=False),
-            project=project, user=user, state=LeaseState.LEASED, expires_at__gt=now,
-        )
-        .exclude(item_id__in=exclude)
-        .select_related("item")
-        .order_by("leased_at", "id")
-        .first()
-    )
+def _held(project: Project, user, now: datetime, exclude: list[int]) -> Lease | None:
+    """The caller's open lease (see `_HELD_SQL`), if any."""
+    params = {"project": project.pk, "user": user.pk, "now": _ts(now)}
+    item = next(iter(Item.objects.raw(_bind(_HELD_SQL, params, exclude), params)), None)
+    if item is None:
+        return None
+    return Lease(item=item, expires_at=converted(Assignment, "expires_at", item.lease_expires_at), resumed=True)
 
 
 def next_item(project: Project, user, *, exclude: list[int] | None = None, max_tries: int = 20) -> Lease | None:
@@ -126,9 +157,9 @@ def next_item(project: Project, user, *, exclude: list[int] | None = None, max_t
     expires = now + timedelta(seconds=project.lease_seconds)
     gate = standing.gate(project, user, now)  # 403 (Paused) for a paused annotator
     with transaction.atomic():
-        held = _open_lease(project, user, now, exclude)
+        held = _held(project, user, now, exclude)
         if held is not None:
-            return Lease(item=held.item, expires_at=held.expires_at, resumed=True)
+            return held
         if gate == standing.Gate.QUIZ:
             gold_id = _gold(project, user, exclude)
             if gold_id is not None:
@@ -146,19 +177,19 @@ def next_item(project: Project, user, *, exclude: list[int] | None = None, max_t
         skipped: list[int] = []
         waits = 0
         for _ in range(max_tries + _MAX_WAITS):
-            item_id = _candidate(project, user, now, exclude + skipped)
-            if item_id is None:
+            item = _locked_candidate(project, user, now, exclude + skipped)
+            if item is None:
                 # Everything left may only be locked for an instant by other callers' leases;
                 # "nothing left" must mean nothing, so look again without skipping them.
-                if waits < _MAX_WAITS and _candidate(project, user, now, exclude + skipped, lock=False):
+                if waits < _MAX_WAITS and _candidate(project, user, now, exclude + skipped):
                     waits += 1
                     time.sleep(0.005 * waits)
                     continue
                 return None
-            if not _still_open(item_id, user, now):
-                skipped.append(item_id)  # lost a race for its last place; take the next one
+            if not _take(item.pk, user, now, expires):
+                skipped.append(item.pk)  # lost a race for its last place; take the next one
                 continue
-            return _lease(project, user, item_id, now, expires)
+            return Lease(item=item, expires_at=expires, resumed=False)
     return None
 
 

@@ -180,18 +180,23 @@ def final_of(item: Item, request=None) -> dict | None:
     }
 
 
+def queue_item_data(item: Item) -> dict:
+    """What an annotator sees of an item; a gold item looks like any other waiting one.
+
+    A plain dict rather than a serializer's field machinery: `next` builds this on every call."""
+    return {"id": item.pk, "external_id": item.external_id, "data": item.data,
+            "status": "queued" if item.gold is not None else item.status}
+
+
 class QueueItemSerializer(serializers.ModelSerializer):
-    """What an annotator sees of an item; a gold item looks like any other waiting one."""
+    """`queue_item_data` as a serializer (for the API schema and callers that want one)."""
 
     class Meta:
         model = Item
         fields = ["id", "external_id", "data", "status"]
 
     def to_representation(self, item: Item) -> dict:
-        data = super().to_representation(item)
-        if item.gold is not None:
-            data["status"] = "queued"
-        return data
+        return queue_item_data(item)
 
 
 class JobSerializer(serializers.ModelSerializer):

@@ -64,6 +64,9 @@ def gate(project: Project, user, now: datetime | None = None) -> Gate:
     """What the queue may hand the user: normal work or quiz items; raises `Paused` (403) when neither."""
     if not applies_to(user):
         return Gate.WORK
+    if (getattr(project, "standing_state", None) == StandingState.ACTIVE
+            and getattr(project, "standing_user", None) == user.pk):
+        return Gate.WORK  # read with the project (`access.get_project_for_labeling`): nothing more to check
     now = now or timezone.now()
     standing = standing_of(project, user)
     if standing.state == StandingState.PAUSED and standing.paused_until and standing.paused_until <= now:

@@ -11,13 +11,17 @@ import logging
 from django.db import transaction
 
 from webhooks import services
-from webhooks.models import Event
+from webhooks.models import Event, Webhook
 
 log = logging.getLogger(__name__)
 
 
 def _emit(project_id: int | None, event: str, payload: dict) -> None:
     if project_id is None:
+        return
+    # Most projects have no hooks: a plain read first, and a savepoint (two more round trips on every
+    # settled item) only when there is something to record.
+    if not Webhook.objects.filter(project_id=project_id, active=True).exists():
         return
     try:
         with transaction.atomic():

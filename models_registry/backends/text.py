@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from models_registry.backends import text_features
 from models_registry.backends.base import Backend, Probabilities
 from models_registry.backends.sklearn_common import check_trainable, classifier, encode_targets, probabilities
 
@@ -31,4 +32,7 @@ class TextBackend(Backend):
 
     def predict(self, model: Any, data: list[dict]) -> Probabilities:
         ok = np.ones(len(data), dtype=bool)
+        if text_features.supported_union(model):  # the same features, computed in bulk (pre-labeling speed)
+            features = text_features.union_transform(model.steps[0][1], _texts(data))
+            return probabilities(model.steps[-1][1], features, self.labels, self.task_type, ok)
         return probabilities(model, _texts(data), self.labels, self.task_type, ok)

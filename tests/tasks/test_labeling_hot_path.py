@@ -1,0 +1,123 @@
+"""The labeling loop's round trips: `next` and a submission read and write the database a fixed, small number
+of times, whatever the project's size (issue 20). Counted through the whole stack (token authentication,
+middleware, the view), with the behaviours the lean paths must keep next to them."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from annotations.models import Annotation, Feedback
+from annotations.rework import reject
+from tasks.models import Assignment, LeaseState, Standing, StandingState
+from tests.conftest import make_items, make_project, make_user
+
+pytestmark = pytest.mark.django_db
+
+# Statements sent (the test's transaction turns the request's BEGIN/COMMIT into a savepoint pair, not counted here).
+# next: token+user, project+membership+standing, the caller's open lease, the candidate (locked), the lease
+# (re-check and write in one), the rework feedback look-up.
+NEXT_QUERIES = 6
+# submit: token+user, the locked item+project+membership, the item's situation, the annotation, then the
+# assignment, the audit event and the count in one round trip; settling: the item's update, its audit event
+# and the webhooks' look-up. (Before issue 20: 13 for next and 21 for a submission.)
+SUBMIT_QUERIES = 8
+
+
+def token_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture
+def labeling(admin, annotator):
+    project = make_project(admin, [annotator], gold_rate=0.0)
+    make_items(project, 40)
+    Standing.objects.create(project=project, user=annotator, state=StandingState.ACTIVE)
+    return project, token_client(annotator)
+
+
+def _next(client, project, exclude=()):
+    r = client.get(f"/api/projects/{project.pk}/next/", {"exclude": ",".join(map(str, exclude))})
+    assert r.status_code == 200, r.content
+    return r.json()
+
+
+def test_next_and_submit_take_a_fixed_number_of_statements(labeling):
+    project, client = labeling
+    taken = [_next(client, project)["item"]["id"]]  # warm: nothing first-time left
+    for _ in range(3):
+        with CaptureQueriesContext(connection) as ctx:
+            taken.append(_next(client, project, taken)["item"]["id"])
+        assert len(ctx.captured_queries) <= NEXT_QUERIES + 2, [q["sql"][:120] for q in ctx.captured_queries]
+    for item_id in taken:
+        with CaptureQueriesContext(connection) as ctx:
+            r = client.post(f"/api/items/{item_id}/annotations/", {"value": {"label": "pos"}}, format="json")
+        assert r.status_code == 201, r.content
+        assert len(ctx.captured_queries) <= SUBMIT_QUERIES + 2, [q["sql"][:120] for q in ctx.captured_queries]
+    assert Annotation.objects.filter(project=project).count() == 4
+
+
+def test_next_answers_the_item_as_it_is_stored(labeling):
+    project, client = labeling
+    body = _next(client, project)
+    item = project.items.get(pk=body["item"]["id"])
+    assert body["item"] == {"id": item.pk, "external_id": item.external_id, "data": item.data, "status": item.status}
+    assert body["prediction"] is None and "feedback" not in body
+    lease = Assignment.objects.get(item=item)
+    assert lease.state == LeaseState.LEASED and body["lease_expires_at"].startswith(lease.expires_at.isoformat()[:19])
+    assert _next(client, project)["item"] == body["item"]  # asking again resumes the same lease
+
+
+def test_an_expired_lease_of_the_caller_is_renewed_in_place(labeling, annotator):
+    project, client = labeling
+    first = _next(client, project)["item"]["id"]
+    Assignment.objects.filter(item_id=first).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert _next(client, project)["item"]["id"] == first
+    lease = Assignment.objects.get(item_id=first, user=annotator)
+    assert lease.state == LeaseState.LEASED and lease.expires_at > timezone.now()
+    assert Assignment.objects.filter(item_id=first).count() == 1
+
+
+def test_a_paused_annotator_is_still_stopped_with_the_standing_read_alongside_the_project(labeling, annotator):
+    project, client = labeling
+    Standing.objects.filter(project=project, user=annotator).update(state=StandingState.PAUSED, pause_reason="x")
+    r = client.get(f"/api/projects/{project.pk}/next/")
+    assert r.status_code == 403 and r.json()["state"] == StandingState.PAUSED
+
+
+def test_an_outsider_gets_404_from_next_and_submit_and_locks_nothing(labeling, admin):
+    project, _ = labeling
+    outsider = token_client(make_user("otto", Role.ANNOTATOR))
+    assert outsider.get(f"/api/projects/{project.pk}/next/").status_code == 404
+    item = project.items.first()
+    assert outsider.post(f"/api/items/{item.pk}/annotations/", {"value": {"label": "pos"}},
+                         format="json").status_code == 404
+    assert not Annotation.objects.exists()
+
+
+def test_a_rework_answer_marks_the_feedback_and_an_ordinary_one_leaves_it(labeling, admin, annotator):
+    project, client = labeling
+    project.overlap = 2
+    project.save()
+    project.items.update(needed=2)
+    a = _next(client, project)["item"]["id"]
+    assert client.post(f"/api/items/{a}/annotations/", {"value": {"label": "pos"}}, format="json").status_code == 201
+    feedback = reject(admin, Annotation.objects.get(item_id=a).pk, "Look again", rework_by_same=True)
+    body = _next(client, project)
+    assert body["item"]["id"] == a and body["feedback"]["comment"] == "Look again"
+    b = _next(client, project, [a])["item"]["id"]
+    assert client.post(f"/api/items/{b}/annotations/", {"value": {"label": "neg"}}, format="json").status_code == 201
+    feedback.refresh_from_db()
+    assert feedback.reworked_at is None  # an answer to another item answers nothing
+    assert client.post(f"/api/items/{a}/annotations/", {"value": {"label": "neg"}}, format="json").status_code == 201
+    feedback.refresh_from_db()
+    assert feedback.reworked_at is not None
+    assert Feedback.objects.filter(reworked_at__isnull=True).count() == 0
