@@ -282,9 +282,11 @@ def browse(project: Project, filters: Filters, cursor: Cursor = Cursor()) -> Pag
     # full (a few thousand rows at most); a count would read them all, so it is PostgreSQL's estimate.
     # Rare words: that walk would read every item, so past SEARCH_BUDGET_MS it is abandoned for the GIN
     # index, which hands over all the (few) matches at once, to sort. Planner estimates cannot choose:
-    # beyond the most common words they are guesses, and the wrong plan costs seconds.
+    # beyond the most common words they are guesses, and the wrong plan costs seconds. No JIT: the walk's
+    # cost estimate (a vector looked up per item) is high enough to compile it, 200 ms for a 1 ms query.
     try:
-        with _planner(enable_seqscan="off", enable_bitmapscan="off", statement_timeout=f"'{SEARCH_BUDGET_MS}ms'"):
+        with _planner(enable_seqscan="off", enable_bitmapscan="off", jit="off",
+                      statement_timeout=f"'{SEARCH_BUDGET_MS}ms'"):
             return _browse(project, filters, cursor, count="estimated")
     except OperationalError:  # the budget ran out (QueryCanceled)
         pass
@@ -299,12 +301,12 @@ def _search_ids(project: Project, q: str, cursor: Cursor) -> list[int]:
 
     Built vectors through the GIN index; items of an import whose vectors the job has not built yet
     are parsed on the fly (all of them just after a large import: slow, but complete)."""
-    with _planner(enable_seqscan="off", enable_indexscan="off"), connection.cursor() as db:
+    with _planner(enable_seqscan="off", enable_indexscan="off", jit="off"), connection.cursor() as db:
         sql, params = text_search.built_matches(project.pk, q, cursor.after, cursor.before)
         db.execute(sql, params)
         ids = [row[0] for row in db.fetchall()]
     if text_search.has_pending(project.pk):
-        with connection.cursor() as db:
+        with _planner(jit="off"), connection.cursor() as db:
             sql, params = text_search.pending_matches(project.pk, q, cursor.after, cursor.before)
             db.execute(sql, params)
             ids += [row[0] for row in db.fetchall()]

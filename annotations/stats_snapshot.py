@@ -39,6 +39,7 @@ MIN_NEW = 1_000
 STALE_SHARE = 0.05
 MAX_AGE = timedelta(hours=1)
 SWEEP_SECONDS = 300.0
+FAILED_BACKOFF = timedelta(minutes=10)
 # Figures the snapshot cannot give live, and those read at each request.
 LIVE = ("items", "counts", "review_queue", "model")
 
@@ -118,8 +119,11 @@ def _computing(project: Project) -> dict[str, Any]:
 # --- the job -------------------------------------------------------------------------------------
 
 def _refresh_pending(project: Project) -> bool:
-    return Job.objects.filter(project=project, kind=STATS_SNAPSHOT,
-                              state__in=[JobState.PENDING, JobState.RUNNING]).exists()
+    """A snapshot job is pending or running, or one failed within `FAILED_BACKOFF` (so a job that keeps
+    failing is not asked for again at every request; beat's sweep retries it after that)."""
+    busy = Job.objects.filter(project=project, kind=STATS_SNAPSHOT)
+    return (busy.filter(state__in=[JobState.PENDING, JobState.RUNNING]).exists()
+            or busy.filter(state=JobState.FAILED, finished_at__gt=timezone.now() - FAILED_BACKOFF).exists())
 
 
 def request_refresh(project: Project, trigger: str = "stale") -> Job | None:

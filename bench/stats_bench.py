@@ -162,7 +162,7 @@ with connection.cursor() as cur:
                       ("review_queue", "SELECT review_reason, count(id) FROM tasks_item WHERE project_id = %s "
                                        "AND status = 'in_review' GROUP BY review_reason")]:
         cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, [project.pk])
-        print(name, *[r[0] for r in cur.fetchall()], sep="\n  ", file=sys.stderr)
+        print(name, *["  " + r[0] for r in cur.fetchall()], sep=chr(10), file=sys.stderr)
 if sys.argv[-1] == "inline":
     t0 = time.perf_counter(); stats.project_stats(project); out["inline_compute_s"] = round(time.perf_counter() - t0, 1)
 print(json.dumps(out))

@@ -239,7 +239,7 @@ class ItemText(models.Model):
 class ItemTextPending(models.Model):
     """Ids [first_id, last_id] of a project whose items may have no `ItemText` yet (imported, not built)."""
 
-    project_id = models.BigIntegerField(db_index=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     first_id = models.BigIntegerField()
     last_id = models.BigIntegerField()
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from django.db import connection, transaction
 
 from audit import trail
-from dataio.export import coco, conll, label_studio, pairs, parquet, preference, reading, records
+from dataio.export import coco, conll, jsonl_sql, label_studio, pairs, parquet, preference, reading, records
 from dataio.export.filters import ExportError, Filters, parse_bool, parse_filters, parse_ties
 from tasks.models import Project, TaskType
 
@@ -51,15 +51,46 @@ class Format:
     passes: int = 1  # times it reads the items (for progress)
 
 
-def _records(writer):
+def _questions(spec: Spec) -> list[str]:
     # The project's rubric questions add their final answers (records.py).
-    return lambda spec: writer(spec.chunks(), [q["id"] for q in spec.project.questions or []])
+    return [q["id"] for q in spec.project.questions or []]
+
+
+def _records(writer):
+    return lambda spec: writer(spec.chunks(), _questions(spec))
+
+
+def _lines(spec: Spec, separator: str) -> Iterator[bytes]:
+    """The records of `records.write_jsonl`, written by PostgreSQL (`jsonl_sql`) in chunks of lines."""
+    return jsonl_sql.iter_text(spec.project, spec.filters, _questions(spec), separator=separator,
+                               progress=spec.progress)
+
+
+def _write_jsonl(spec: Spec) -> Iterator[bytes]:
+    if not jsonl_sql.available():
+        yield from records.write_jsonl(spec.chunks(), _questions(spec))
+        return
+    for text in _lines(spec, "\n"):
+        yield text
+        yield b"\n"
+
+
+def _write_json(spec: Spec) -> Iterator[bytes]:
+    if not jsonl_sql.available():
+        yield from records.write_json(spec.chunks(), _questions(spec))
+        return
+    yield b"["
+    for n, text in enumerate(_lines(spec, ",\n")):
+        if n:
+            yield b",\n"
+        yield text
+    yield b"]\n"
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("json", "application/json", ".json", _records(records.write_json),
+    Format("json", "application/json", ".json", _write_json,
            "a JSON array of item records (data, status, final value, annotations, reviews, prediction)"),
-    Format("jsonl", "application/x-ndjson", ".jsonl", _records(records.write_jsonl),
+    Format("jsonl", "application/x-ndjson", ".jsonl", _write_jsonl,
            "the same records, one JSON object a line"),
     Format("csv", "text/csv", ".csv", _records(records.write_csv),
            "one row per item, nested parts as JSON text"),

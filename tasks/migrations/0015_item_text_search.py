@@ -9,6 +9,7 @@ vectors to a job. The GIN index keeps its name, `item_text_search`, on the new t
 Existing vectors are copied over as they are, before the column is dropped. PostgreSQL only: on
 SQLite the tables exist and stay empty (search is a substring match there).
 """
+import django.db.models.deletion
 from django.db import migrations, models
 
 import tasks.models
@@ -68,9 +69,10 @@ class Migration(migrations.Migration):
             name="ItemTextPending",
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("project_id", models.BigIntegerField(db_index=True)),
                 ("first_id", models.BigIntegerField()),
                 ("last_id", models.BigIntegerField()),
+                ("project", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+",
+                                              to="tasks.project")),
             ],
         ),
         PostgresOnlySQL(sql=FORWARD, reverse_sql=BACKWARD),

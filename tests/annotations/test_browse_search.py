@@ -133,3 +133,10 @@ def test_other_projects_pending_items_are_not_found(project, admin):
     _import(project)
     assert _search_by_index(project, "wonderful") == {"A wonderful movie", "Wonderful cast"}
     assert _search_by_index(other, "wonderful") == {"Wonderful elsewhere"}
+
+
+def test_deleting_a_project_deletes_its_pending_ranges(project):
+    _import(project)
+    project.delete()
+    assert not ItemTextPending.objects.exists()
+    assert not ItemText.objects.exists()

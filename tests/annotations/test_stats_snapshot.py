@@ -171,3 +171,15 @@ def test_without_the_sql_counters_the_sample_still_counts_every_annotation(big, 
         assert sampled[key] == full[key], key
     # The same items are sampled either way, so the sampled figures agree too.
     assert sampled == in_sql
+
+
+def test_a_failed_snapshot_job_is_not_asked_for_again_at_once(big, crowd):
+    from django.utils import timezone
+
+    get_stats(crowd[0], big)
+    snapshot_jobs(big).update(state="failed", finished_at=timezone.now(), error="boom")
+    assert get_stats(crowd[0], big)["freshness"]["refresh"] == "pending"
+    assert snapshot_jobs(big).count() == 1
+    snapshot_jobs(big).update(finished_at=timezone.now() - stats_snapshot.FAILED_BACKOFF)
+    assert get_stats(crowd[0], big)["freshness"]["refresh"] == "requested"
+    assert snapshot_jobs(big).count() == 2
