@@ -64,10 +64,19 @@ def project_stats(project: Project) -> dict[str, Any]:
 
 
 def live_figures(project: Project) -> dict[str, Any]:
-    """The figures cheap enough for every request at any size: items by status (an index-only scan of
-    `item_project_status`), the review queue (the in-review rows of that index) and the active model."""
-    counts, total = _counts(project)
-    return {"items": total, "counts": counts, "review_queue": _review_queue(project), "model": _model(project)}
+    """The figures read at every request at any size: items by status and the review queue, from one
+    GROUP BY (status, review_reason) (at 1M items one scan of the item table, ~0.45 s; two queries took
+    twice that, the in-review items being spread over every page), and the active model."""
+    by_status = dict.fromkeys(ItemStatus.values, 0)
+    by_reason = dict.fromkeys(ReviewReason.values, 0)
+    rows = (Item.objects.filter(project=project).values_list("status", "review_reason")
+            .annotate(n=Count("id")).order_by())
+    for status, reason, n in rows:
+        by_status[status] = by_status.get(status, 0) + n
+        if status == ItemStatus.IN_REVIEW:
+            by_reason[reason or "unspecified"] = by_reason.get(reason or "unspecified", 0) + n
+    return {"items": sum(by_status.values()), "counts": by_status,
+            "review_queue": {"size": sum(by_reason.values()), "by_reason": by_reason}, "model": _model(project)}
 
 
 def in_sample(item_id: int, cutoff: int) -> bool:

@@ -20,7 +20,9 @@ Then, on one keep-alive connection per client (the client side of the clock):
 The dashboard's script (static/js/dashboard.js) fetches nothing when the page loads (it only posts an
 un-pause on a click), so the page's own request is all a visit costs. Code without snapshots computes
 everything inline: the first call is then the whole computation (gunicorn's timeout is raised to
-`--timeout` for it). Prints a table on stderr and one JSON line on stdout.
+`--timeout` for it). At the end, in a process of the stack: `live_figures`' time and its plan, and with
+`--inline` the whole exact computation (what every request cost before snapshots). Prints a table on
+stderr and one JSON line on stdout.
 """
 from __future__ import annotations
 
@@ -158,9 +160,8 @@ project = Project.objects.get(pk=int(sys.argv[-2]))
 out = {}
 t0 = time.perf_counter(); stats.live_figures(project); out["live_figures_s"] = round(time.perf_counter() - t0, 3)
 with connection.cursor() as cur:
-    for name, sql in [("counts", "SELECT status, count(id) FROM tasks_item WHERE project_id = %s GROUP BY status"),
-                      ("review_queue", "SELECT review_reason, count(id) FROM tasks_item WHERE project_id = %s "
-                                       "AND status = 'in_review' GROUP BY review_reason")]:
+    for name, sql in [("live figures", "SELECT status, review_reason, count(id) FROM tasks_item "
+                                       "WHERE project_id = %s GROUP BY status, review_reason")]:
         cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, [project.pk])
         print(name, *["  " + r[0] for r in cur.fetchall()], sep=chr(10), file=sys.stderr)
 if sys.argv[-1] == "inline":

@@ -183,3 +183,14 @@ def test_a_failed_snapshot_job_is_not_asked_for_again_at_once(big, crowd):
     snapshot_jobs(big).update(finished_at=timezone.now() - stats_snapshot.FAILED_BACKOFF)
     assert get_stats(crowd[0], big)["freshness"]["refresh"] == "requested"
     assert snapshot_jobs(big).count() == 2
+
+
+def test_the_live_figures_match_the_full_computation(big):
+    items = list(Item.objects.filter(project=big).order_by("id")[:6])
+    for item, reason in zip(items, ["disagreement", "disagreement", "audit", "escalated", ""], strict=False):
+        Item.objects.filter(pk=item.pk).update(status="in_review", review_reason=reason)
+    Item.objects.filter(pk=items[5].pk).update(status="done", review_reason="audit")  # not in review: not counted
+    live, full = stats.live_figures(big), stats.compute(big)
+    assert {k: live[k] for k in ("items", "counts", "review_queue", "model")} == \
+        {k: full[k] for k in ("items", "counts", "review_queue", "model")}
+    assert live["review_queue"]["size"] == 5 and live["review_queue"]["by_reason"]["unspecified"] == 1
