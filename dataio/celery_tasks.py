@@ -19,3 +19,13 @@ def build_text_search(project_id: int) -> None:
     (a pre-label job, say) run between batches instead of waiting for a million items' vectors."""
     if text_search.build_step(project_id):
         build_text_search.apply_async(args=[project_id])
+
+
+@shared_task(name="dataio.text_search_sweep")
+def text_search_sweep() -> int:
+    """Start the vector build of every project with pending ranges (its message was not sent, Redis was
+    down, or a worker died mid-build); a build already running skips the ranges it holds. Answers how many."""
+    projects = text_search.pending_projects()
+    for project_id in projects:
+        build_text_search.delay(project_id)
+    return len(projects)

@@ -85,6 +85,13 @@ def build_step(project_id: int, batch: int = BUILD_BATCH) -> bool:
     return has_pending(project_id)
 
 
+def pending_projects() -> list[int]:
+    """The projects with ranges of items whose vectors are not built yet."""
+    if not enabled():
+        return []
+    return list(ItemTextPending.objects.order_by().values_list("project_id", flat=True).distinct())
+
+
 def build(project_id: int) -> None:
     """Build every pending vector of the project (tests, management)."""
     while build_step(project_id):

@@ -70,6 +70,17 @@ def test_vectors_are_built_in_steps_of_ids(project):
     assert ItemText.objects.filter(project_id=project.pk).count() == len(TEXTS)
 
 
+def test_the_sweep_finds_the_projects_whose_vectors_wait_to_be_built(project, monkeypatch):
+    from dataio import celery_tasks
+
+    _import(project)
+    sent = []
+    monkeypatch.setattr(celery_tasks.build_text_search, "delay", sent.append)  # the broker is not the point
+    assert celery_tasks.text_search_sweep() == 1 and sent == [project.pk]
+    text_search.build(project.pk)
+    assert celery_tasks.text_search_sweep() == 0 and sent == [project.pk]
+
+
 def test_an_item_made_outside_an_import_gets_its_vector_at_once(project):
     item = Item.objects.create(project=project, data={"text": "A splendid evening"})
     assert ItemText.objects.filter(item_id=item.pk).exists()
