@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timezone
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from annotations.models import Annotation
 from tasks.models import Project
 from tests.conftest import make_project
-from tests.dataio.export_helpers import add_items, body_of, export, final
+from tests.dataio.export_helpers import AT, add_items, body_of, every_kind_of_item, export, final
 
 pytestmark = pytest.mark.django_db
 
-AT = datetime(2024, 5, 2, 9, 30, tzinfo=timezone.utc)
-PREDICTION = {"model_version": 4, "value": {"label": "neg"}, "confidence": 0.9, "scores": {"pos": 0.1, "neg": 0.9}}
 
 
 def parquet_of(response) -> bytes:
@@ -34,23 +30,7 @@ def table_of(client, project, **params) -> pa.Table:
 
 @pytest.fixture
 def original(admin, annotator, annotator2, reviewer):
-    """Items with every kind of final value, annotations (one skipped), predictions and one still open."""
-    project = make_project(admin, [annotator, annotator2, reviewer], name="Original", overlap=2)
-    reviewed, _gold, _accepted, open_ = add_items(
-        project,
-        {"data": {"text": "fine", "source": "web"}, "external_id": "r-1", "status": "done",
-         "final_value": {"label": "pos"}, "final_source": "reviewer", "final_by": reviewer, "final_at": AT,
-         "annotation_count": 1, "prediction": PREDICTION, "confidence": 0.9},
-        {"data": {"text": "gold ☃"}, "external_id": "g-1", "status": "done", "gold": {"label": "neg"},
-         "final_value": {"label": "neg"}, "final_source": "gold", "final_at": AT},
-        {"data": {"text": "sure"}, "status": "auto_accepted", "final_value": {"label": "neg"}, "final_source": "model",
-         "final_at": AT, "prediction": PREDICTION, "confidence": 0.9},
-        {"data": {"text": "open"}, "external_id": "o-1", "status": "queued", "annotation_count": 1},
-    )
-    Annotation.objects.create(project=project, item=reviewed, user=annotator, value={"label": "neg"}, lead_time=4.5)
-    Annotation.objects.create(project=project, item=reviewed, user=annotator2, value=None, skipped=True)
-    Annotation.objects.create(project=project, item=open_, user=annotator2, value={"label": "pos"}, lead_time=None)
-    return project
+    return every_kind_of_item(admin, annotator, annotator2, reviewer)
 
 
 def records(client, project: Project) -> list[dict]:
