@@ -32,8 +32,6 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-
 from annotations import agreement, truth
 from annotations.consensus import Outcome
 from annotations.models import Annotation
@@ -144,18 +142,11 @@ def request_refit(project: Project) -> Job | None:
 def run_refit_job(job: Job) -> None:
     """The job's work: fit outside any transaction (SQLite would hold its write lock for the whole fit),
     then store the fit and finish the job together. Re-running it simply fits again."""
-    project = Project.objects.filter(pk=job.project_id).first()
-    if project is None:
-        with transaction.atomic():
-            if jobs.lock_unfinished(job):
-                jobs.complete(job, {"skipped": True, "reason": "the project is gone"})
-        return
-    fit = build_fit(project)
-    with transaction.atomic():
-        if not jobs.lock_unfinished(job):
-            return
+    def stored(fit: ConfusionFit) -> dict:
         store(fit)
-        jobs.complete(job, {"annotations": fit.annotations, "annotators": len(fit.data.get("annotators", {}))})
+        return {"annotations": fit.annotations, "annotators": len(fit.data.get("annotators", {}))}
+
+    jobs.compute_then_store(job, build_fit, stored)
 
 
 def describe_fit(job: Job) -> str:

@@ -24,7 +24,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from annotations import stats
@@ -161,18 +160,11 @@ def refresh(project: Project) -> StatsSnapshot:
 
 def run_job(job: Job) -> None:
     """The job's work: compute outside any transaction, then store and finish the job together."""
-    project = Project.objects.filter(pk=job.project_id).first()
-    if project is None:
-        with transaction.atomic():
-            if jobs.lock_unfinished(job):
-                jobs.complete(job, {"skipped": True, "reason": "the project is gone"})
-        return
-    snapshot = build(project)
-    with transaction.atomic():
-        if not jobs.lock_unfinished(job):
-            return
+    def stored(snapshot: StatsSnapshot) -> dict:
         store(snapshot)
-        jobs.complete(job, {"annotations": snapshot.annotations, "seconds": round(snapshot.seconds, 1)})
+        return {"annotations": snapshot.annotations, "seconds": round(snapshot.seconds, 1)}
+
+    jobs.compute_then_store(job, build, stored)
 
 
 def describe(job: Job) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from celery import current_app, signature
 from django.conf import settings
@@ -25,7 +26,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from tasks import signals
-from tasks.models import Job, JobState
+from tasks.models import Job, JobState, Project
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,23 @@ def live(job: Job) -> Job:
 
 # Namespace of the advisory locks that keep two runs of one job apart.
 _JOB_LOCK_SPACE = 0x6A6F62
+
+
+def compute_then_store(job: Job, compute: Callable[[Project], Any], store: Callable[[Any], dict]) -> None:
+    """A job's work in two steps: `compute(project)` outside any transaction (long work would otherwise hold
+    locks, SQLite's write lock included), then `store(computed)`, which answers the job's result, in the
+    transaction that completes the job; a job finished meanwhile stores nothing. Re-running it computes
+    again. A job whose project is gone completes as skipped."""
+    project = Project.objects.filter(pk=job.project_id).first()
+    if project is None:
+        with transaction.atomic():
+            if lock_unfinished(job):
+                complete(job, {"skipped": True, "reason": "the project is gone"})
+        return
+    computed = compute(project)
+    with transaction.atomic():
+        if lock_unfinished(job):
+            complete(job, store(computed))
 
 
 def lock_unfinished(job: Job) -> bool:
