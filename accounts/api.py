@@ -89,7 +89,8 @@ UserAdminResponse = inline_serializer("UserAdmin", {**UserSerializer().get_field
 
 
 class UserDetailView(APIView):
-    """Admins deactivate (or reactivate) an account or set its password; either ends its tokens and sessions."""
+    """Admins deactivate (or reactivate) an account or set its password (either ends its tokens and sessions),
+    or change its role."""
 
     permission_classes = [IsAdminRole]
 
@@ -101,10 +102,14 @@ class UserDetailView(APIView):
         changes = serializer.validated_data
         if changes.get("is_active") is False and user.pk == request.user.pk:
             raise ValidationError({"is_active": ["You cannot deactivate your own account."]})
+        if changes.get("role", user.role) != user.role and user.pk == request.user.pk:
+            raise ValidationError({"role": ["You cannot change your own role."]})
         if "password" in changes:
             services.change_password(user, changes["password"], by=request.user)
         if "is_active" in changes and changes["is_active"] != user.is_active:
             services.set_active(user, changes["is_active"], by=request.user)
+        if "role" in changes:
+            services.set_role(user, changes["role"], by=request.user)
         return Response({**UserSerializer(user).data, "is_active": user.is_active})
 
 

@@ -39,15 +39,17 @@ class UserCreateSerializer(serializers.ModelSerializer):
 
 
 class UserUpdateSerializer(serializers.Serializer):
-    """What an admin may change of another account: deactivate (or reactivate) it, or set a new password."""
+    """What an admin may change of another account: deactivate (or reactivate) it, set a new password, or
+    give it another role (how users of single sign-on without a role claim get theirs)."""
 
     is_active = serializers.BooleanField(required=False)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
     password = serializers.CharField(required=False, write_only=True, trim_whitespace=False,
                                      style={"input_type": "password"})
 
     def validate(self, attrs: dict) -> dict:
         if not attrs:
-            raise serializers.ValidationError({"detail": ["Send is_active, password, or both."]})
+            raise serializers.ValidationError({"detail": ["Send is_active, password or role."]})
         if "password" in attrs:
             check_password_strength(attrs["password"], self.instance, "password")
         return attrs

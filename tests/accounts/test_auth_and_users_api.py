@@ -381,3 +381,30 @@ def test_uploaded_media_is_served_to_signed_in_users_only(settings, tmp_path, ad
     assert r.status_code == 200
     assert b"".join(r.streaming_content) == b"\x89PNG fake"
     assert as_user(admin).get("/media/demo/missing.png").status_code == 404
+
+
+def test_an_admin_changes_a_users_role_and_it_is_audited(admin, annotator):
+    from audit.models import AuditEvent
+
+    client = APIClient()
+    client.force_authenticate(admin)
+    r = client.patch(f"/api/users/{annotator.pk}/", {"role": "reviewer"}, format="json")
+
+    assert r.status_code == 200 and r.json()["role"] == "reviewer"
+    annotator.refresh_from_db()
+    assert annotator.role == "reviewer"
+    assert AuditEvent.objects.filter(action="user.role_changed", user=admin, payload__changed=annotator.pk,
+                                     payload__role="reviewer").exists()
+
+
+def test_a_role_change_is_refused_for_unknown_roles_and_for_ones_own_account(admin, annotator):
+    client = APIClient()
+    client.force_authenticate(admin)
+
+    r = client.patch(f"/api/users/{annotator.pk}/", {"role": "boss"}, format="json")
+    assert r.status_code == 400 and "role" in r.json()
+    r = client.patch(f"/api/users/{admin.pk}/", {"role": "annotator"}, format="json")
+    assert r.status_code == 400 and "role" in r.json()
+    annotator.refresh_from_db()
+    admin.refresh_from_db()
+    assert (annotator.role, admin.role) == ("annotator", "admin")

@@ -24,6 +24,8 @@ def test_users_projects_import_export_and_stats(run_cli, admin, project, tmp_pat
     assert {"alice", "dora"} <= {u["username"] for u in listed}
     table = run_cli(admin, "users", "list", check=True).stdout.splitlines()
     assert table[0].split() == ["id", "username", "role"] and any("dora" in line for line in table)
+    assert "dora: role reviewer" in run_cli(admin, "users", "role", "dora", "reviewer", check=True).stdout
+    assert User.objects.get(username="dora").role == "reviewer"
 
     created = json.loads(run_cli(admin, "projects", "create", "Films", "--task-type", "classification",
                                  "--labels", "pos,neg", "--set", "overlap=2", "--json", check=True).stdout)

@@ -333,6 +333,10 @@ def cmd_users(args: argparse.Namespace) -> int:
                                        is_active=args.users_command == "activate")
             _emit(user) if args.json else print(f"{user.get('username')}: active {user.get('is_active')}")
             return 0
+        if args.users_command == "role":
+            user = client.users.update(client.users.get(_user_ref(args.user))["id"], role=args.role)
+            _emit(user) if args.json else print(f"{user.get('username')}: role {user.get('role')}")
+            return 0
         users = client.users.list()
     _emit(users) if args.json else _table([dict(u) for u in users], ["id", "username", "role"])
     return 0
@@ -448,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats = command("stats", cmd_stats, "a project's statistics (agreement, annotators, routing, model)")
     stats.add_argument("project", help="project id or name")
 
-    users = command("users", cmd_users, "list, create, deactivate users (admin)")
+    users = command("users", cmd_users, "list, create, deactivate users, set their role (admin)")
     users_sub = users.add_subparsers(dest="users_command", metavar="ACTION")
     users_sub.add_parser("list", parents=[common], help="every user")
     user_create = users_sub.add_parser("create", parents=[common], help="create a user")
@@ -459,6 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ("deactivate", "activate"):
         sub = users_sub.add_parser(action, parents=[common], help=f"{action} an account")
         sub.add_argument("user", help="user id or username")
+    user_role = users_sub.add_parser("role", parents=[common], help="give a user another role")
+    user_role.add_argument("user", help="user id or username")
+    user_role.add_argument("role", choices=["admin", "ml_engineer", "reviewer", "annotator"])
 
     members = command("members", cmd_members, "list, add or remove a project's members (admin)")
     members.add_argument("project", help="project id or name")

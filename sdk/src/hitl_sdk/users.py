@@ -42,9 +42,12 @@ class Users:
         created: User = self._client._request("POST", "/api/users/", json=body)
         return created
 
-    def update(self, user_id: int, *, is_active: bool | None = None, password: str | None = None) -> User:
-        """Deactivate (or reactivate) an account, or set its password (`PATCH /api/users/{id}/`)."""
+    def update(self, user_id: int, *, is_active: bool | None = None, password: str | None = None,
+               role: str | None = None) -> User:
+        """Deactivate (or reactivate) an account, set its password or its role (`PATCH /api/users/{id}/`)."""
         body: dict[str, Any] = {}
+        if role is not None:
+            body["role"] = role
         if is_active is not None:
             body["is_active"] = is_active
         if password is not None:
