@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -70,6 +71,16 @@ def demo(tmp_path):
     yield base, "".join(lines)
     proc.terminate()
     proc.wait(timeout=30)
+    worker = int(re.search(r"Celery worker started \(pid (\d+)\)", "".join(lines)).group(1))
+    assert not _running(worker), "stopping the demo left its Celery worker running"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_demo_prints_users_of_every_role_and_serves_real_data_with_a_real_worker(demo):

@@ -102,6 +102,9 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Celery worker started (pid {worker.pid}), broker {settings.CELERY_BROKER_URL}")
         self.stdout.write(f"Open http://{addr}/ (API docs at http://{addr}/api/docs/). Ctrl-C stops everything.")
+        # `kill` (SIGTERM) stops the worker too, as Ctrl-C does: by default SIGTERM would end this process at
+        # once, skipping the `finally` below and leaving the worker running without its server.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             call_command("runserver", addr, use_reloader=False)
         finally:
