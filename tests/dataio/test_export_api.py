@@ -167,20 +167,24 @@ def test_export_survives_text_that_needs_quoting(as_user, admin, project):
     assert record["data"] == {"text": tricky}
 
 
+def _export_forty_annotated_items(client, project, annotator) -> CaptureQueriesContext:
+    """Export 40 items, each with one annotation, as JSONL; check the records; answer the queries it took."""
+    items = make_items(project, 40)
+    Annotation.objects.bulk_create([Annotation(project=project, item=i, user=annotator, value={"label": "pos"})
+                                    for i in items])
+    with CaptureQueriesContext(connection) as queries:
+        records = [json.loads(line) for line in body_of(export(client, project, "jsonl")).splitlines()]
+    assert [r["id"] for r in records] == [i.pk for i in items]
+    assert all([a["user"] for a in r["annotations"]] == ["ann"] for r in records)
+    return queries
+
+
 def test_export_spans_several_chunks_with_a_fixed_number_of_queries(as_user, admin, project, annotator, monkeypatch):
     """The Python path (SQLite's, and CSV's everywhere): a few queries a chunk."""
     monkeypatch.setattr(jsonl_sql, "available", lambda: False)
     monkeypatch.setattr(reading, "CHUNK", 7)
-    items = make_items(project, 40)
-    Annotation.objects.bulk_create([Annotation(project=project, item=i, user=annotator, value={"label": "pos"})
-                                    for i in items])
-    client = as_user(admin)
+    queries = _export_forty_annotated_items(as_user(admin), project, annotator)
 
-    with CaptureQueriesContext(connection) as queries:
-        records = [json.loads(line) for line in body_of(export(client, project, "jsonl")).splitlines()]
-
-    assert [r["id"] for r in records] == [i.pk for i in items]
-    assert all([a["user"] for a in r["annotations"]] == ["ann"] for r in records)
     # Six chunks of items, then the empty read that ends it: items, annotations and reviews each,
     # and the users once; plus the request's own few (auth, project, membership).
     reads = [q["sql"] for q in queries.captured_queries if "tasks_item" in q["sql"] or "annotation" in q["sql"]]
@@ -191,16 +195,8 @@ def test_export_spans_several_chunks_with_a_fixed_number_of_queries(as_user, adm
 def test_postgresql_writes_a_chunk_of_lines_in_one_query(as_user, admin, project, annotator, monkeypatch):
     """PostgreSQL writes the JSON itself (jsonl_sql): one query a chunk, items, annotations and users alike."""
     monkeypatch.setattr(jsonl_sql, "CHUNK", 7)
-    items = make_items(project, 40)
-    Annotation.objects.bulk_create([Annotation(project=project, item=i, user=annotator, value={"label": "pos"})
-                                    for i in items])
-    client = as_user(admin)
+    queries = _export_forty_annotated_items(as_user(admin), project, annotator)
 
-    with CaptureQueriesContext(connection) as queries:
-        records = [json.loads(line) for line in body_of(export(client, project, "jsonl")).splitlines()]
-
-    assert [r["id"] for r in records] == [i.pk for i in items]
-    assert all([a["user"] for a in r["annotations"]] == ["ann"] for r in records)
     # Six chunks, then the empty read that ends it.
     assert sum("annotations_annotation" in q["sql"] for q in queries.captured_queries) == 7
     assert len(queries.captured_queries) < 7 + 10
