@@ -14,6 +14,7 @@ from annotations import adaptive, guards, quality, rework, truth
 from annotations.consensus import decide
 from annotations.models import Annotation
 from audit import trail
+from common import rows
 from common.errors import Conflict, Invalid
 from tasks import items, questions
 from tasks.access import check_role, get_item, lock_item
@@ -130,10 +131,10 @@ def submit_locked(user, item: Item, submission: Submission) -> Annotation:
         raise AlreadyAnnotated()
     if not submission.skip and not _has_place(item, situation):
         raise NoLongerNeeded()
-    annotation = Annotation.objects.create(
+    annotation = rows.insert(Annotation(
         project_id=item.project_id, item=item, user=user, value=value,
         skipped=submission.skip, lead_time=submission.lead_time,
-    )
+    ))
     # The assignment ends, the audit event, and the item's count: one round trip.
     state = LeaseState.SKIPPED if submission.skip else LeaseState.SUBMITTED
     at = connection.ops.adapt_datetimefield_value(now)

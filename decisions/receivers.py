@@ -8,10 +8,10 @@ from decisions import services
 log = logging.getLogger(__name__)
 
 
-def on_human_final(sender, project_id: int, **kwargs) -> None:
-    """A person gave an item its final value (after commit): decide the project's decisions it answers.
+def on_human_final(sender, project_id: int, item_id: int | None = None, **kwargs) -> None:
+    """A person gave an item its final value (after commit): decide the decision it answers, if any.
     A failure here must not fail the person's request; the sweep catches up."""
     try:
-        services.resolve_answered(project_id)
+        services.resolve_answered(project_id, item_id=item_id)
     except Exception:
         log.warning("project %s: deciding answered decisions failed; the sweep retries", project_id, exc_info=True)

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
+from common import rows
 from common.errors import Invalid, NotFound
 from decisions import notify, rules
 from decisions.models import Decision, DecisionRules, DecisionStatus, Fallback, Path
@@ -175,19 +176,24 @@ def _made(decision: Decision) -> None:
     notify.announce_in(decision)
 
 
-def resolve_answered(project_id: int | None = None) -> int:
+def resolve_answered(project_id: int | None = None, *, item_id: int | None = None) -> int:
     """Decide the pending decisions whose item got a final value before the deadline; how many.
 
     People's values (`path: human`), or the model's when a later pre-labeling run accepted the item
     (`path: auto_accepted`). Called after the commit of a human final value
     (`tasks.signals.human_final_label`) and by the sweep, which catches the rest. A value given after
     the deadline does not count: the deadline's fallback decides (the late value stays on the item, for
-    training and the record).
+    training and the record). With `item_id`, only that item's decision: most items have none, which
+    one plain look-up tells (this runs after every human final value).
     """
+    if item_id is not None and not rows.exists(Decision, item_id=item_id, status=DecisionStatus.PENDING):
+        return 0
     pending = Decision.objects.filter(status=DecisionStatus.PENDING,
                                       item__final_source__in=[*HUMAN_SOURCES, FinalSource.MODEL])
     if project_id is not None:
         pending = pending.filter(project_id=project_id)
+    if item_id is not None:
+        pending = pending.filter(item_id=item_id)
     done = 0
     for d in pending.select_related("item"):
         item = d.item

@@ -109,6 +109,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, with the health check above skipped for a connection used within the last
+        # tenth of a second (common.postgresql.base): it was a round trip on every request of the labeling loop.
+        DATABASES["default"]["ENGINE"] = "common.postgresql"
         # An unreachable database fails a request in seconds (503, common.http_errors), not minutes.
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
             "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))

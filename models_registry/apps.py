@@ -5,12 +5,13 @@ from django.apps import AppConfig
 log = logging.getLogger(__name__)
 
 
-def _retrain_if_due(sender, project_id: int, **kwargs) -> None:
+def _retrain_if_due(sender, project_id: int, project=None, **kwargs) -> None:
     from models_registry.triggers import after_final_label
     from tasks.models import Project
 
-    project = Project.objects.filter(pk=project_id, retrain_every__isnull=False).first()
-    if project is None:
+    if project is None:  # the writer had not loaded it
+        project = Project.objects.filter(pk=project_id).first()
+    if project is None or project.retrain_every is None:
         return
     try:
         after_final_label(project)

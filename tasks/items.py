@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import trail
+from common import rows
 from tasks import bulk, lifecycle, routing, signals
 from tasks.lifecycle import Life
 from tasks.models import Item
@@ -35,7 +36,7 @@ def ask_for_more(item: Item, *, priority: float, reason: str) -> None:
     Call holding its row lock (its status stays: it is still waiting)."""
     item.needed = item.annotation_count + 1
     item.priority = priority
-    item.save(update_fields=["needed", "priority", "updated_at"])
+    rows.update(item, ("needed", "priority"))
     trail.record("item.more_annotations", project=item.project_id, item=item, needed=item.needed, reason=reason)
 
 
@@ -81,23 +82,27 @@ def reopen_after_undo(item: Item) -> bool:
     if life is None:
         return False
     _apply(item, life)
-    item.save(update_fields=[*_FIELDS, "updated_at"])
+    rows.update(item, _FIELDS)
     return True
 
 
 def _write(item: Item, life: Life, *, user=None, reason: str = "") -> None:
     _apply(item, life)
-    item.save(update_fields=[*_FIELDS, "updated_at"])
+    rows.update(item, _FIELDS)
     if life.status == lifecycle.Status.IN_REVIEW:
         trail.record("review.requested", project=item.project_id, item=item, reason=life.review_reason)
         return
     trail.record("final.set", user=user, project=item.project_id, item=item, value=life.final_value,
                  source=life.final_source, reason=reason)
     if life.human_final:
-        project_id = item.project_id
-        signals.item_final.send(sender=Item, project_id=project_id, item_id=item.pk, external_id=item.external_id,
+        project_id, item_id = item.project_id, item.pk
+        # The project row as the caller loaded it (the submission's lock does), so that listeners need not
+        # read it again; None where it was not loaded.
+        project = item.project if Item.project.is_cached(item) else None
+        signals.item_final.send(sender=Item, project_id=project_id, item_id=item_id, external_id=item.external_id,
                                 value=life.final_value, source=str(life.final_source), at=life.final_at)
-        transaction.on_commit(lambda: signals.human_final_label.send(sender=Item, project_id=project_id))
+        transaction.on_commit(lambda: signals.human_final_label.send(sender=Item, project_id=project_id,
+                                                                     item_id=item_id, project=project))
 
 
 def reopen_after_retired(item: Item, *, reason: str, user=None) -> bool:
@@ -107,7 +112,7 @@ def reopen_after_retired(item: Item, *, reason: str, user=None) -> bool:
     if life is None:
         return False
     _apply(item, life)
-    item.save(update_fields=[*_FIELDS, "updated_at"])
+    rows.update(item, _FIELDS)
     trail.record("item.reopened", user=user, project=item.project_id, item=item, reason=reason)
     return True
 

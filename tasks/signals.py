@@ -1,7 +1,8 @@
 """Signals other apps listen to, so that `tasks` needs to know nothing about them."""
 from django.dispatch import Signal
 
-# Sent after the commit that gave an item a human final value; kwargs: project_id.
+# Sent after the commit that gave an item a human final value; kwargs: project_id, item_id, project (the
+# project row as the writer had it loaded, or None).
 human_final_label = Signal()
 
 # Sent inside the transaction that gave an item a human final value (roll back, and it never was);

@@ -10,6 +10,7 @@ import logging
 
 from django.db import transaction
 
+from common import rows
 from webhooks import services
 from webhooks.models import Event, Webhook
 
@@ -21,7 +22,7 @@ def _emit(project_id: int | None, event: str, payload: dict) -> None:
         return
     # Most projects have no hooks: a plain read first, and a savepoint (two more round trips on every
     # settled item) only when there is something to record.
-    if not Webhook.objects.filter(project_id=project_id, active=True).exists():
+    if not rows.exists(Webhook, project_id=project_id, active=True):
         return
     try:
         with transaction.atomic():

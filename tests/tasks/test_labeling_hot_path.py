@@ -28,6 +28,9 @@ NEXT_QUERIES = 6
 # assignment, the audit event and the count in one round trip; settling: the item's update, its audit event
 # and the webhooks' look-up. (Before issue 20: 13 for next and 21 for a submission.)
 SUBMIT_QUERIES = 8
+# After the commit of a human final value, its listeners: the item's pending decision, if any (the retraining
+# trigger reads the project the submission locked; before issue 20: the project and the project's decisions).
+AFTER_COMMIT_QUERIES = 1
 
 
 def token_client(user) -> APIClient:
@@ -63,6 +66,17 @@ def test_next_and_submit_take_a_fixed_number_of_statements(labeling):
         assert r.status_code == 201, r.content
         assert len(ctx.captured_queries) <= SUBMIT_QUERIES + 2, [q["sql"][:120] for q in ctx.captured_queries]
     assert Annotation.objects.filter(project=project).count() == 4
+
+
+def test_the_listeners_of_a_settled_item_add_one_look_up(labeling, django_capture_on_commit_callbacks):
+    project, client = labeling
+    item_id = _next(client, project)["item"]["id"]
+    with CaptureQueriesContext(connection) as ctx:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            r = client.post(f"/api/items/{item_id}/annotations/", {"value": {"label": "pos"}}, format="json")
+    assert r.status_code == 201 and callbacks, r.content
+    assert len(ctx.captured_queries) <= SUBMIT_QUERIES + 2 + AFTER_COMMIT_QUERIES, [
+        q["sql"][:120] for q in ctx.captured_queries]
 
 
 def test_next_answers_the_item_as_it_is_stored(labeling):

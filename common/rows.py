@@ -1,0 +1,73 @@
+"""One row written by a plain statement, as the ORM's `save` would write it, minus the query compiling.
+
+The labeling loop inserts an annotation and updates its item on every submission; compiling those
+statements through the ORM cost the worker more than the database's answer. The statements are built
+once per model (and field list) and cached; the values go through each field's own preparation
+(`pre_save`, `get_db_prep_save`: `auto_now` times, JSON encoding, ...), so the row is the one `save`
+writes. No model signals are sent: use these only for models nothing listens to.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.db import connection
+from django.db.models import Model
+
+
+@lru_cache(maxsize=None)
+def _insert_sql(model: type[Model], returning: bool) -> tuple[str, tuple]:
+    q = connection.ops.quote_name
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    sql = (f'INSERT INTO {q(model._meta.db_table)} ({", ".join(q(f.column) for f in fields)}) '
+           f'VALUES ({", ".join(["%s"] * len(fields))})')
+    if returning:
+        sql += f" RETURNING {q(model._meta.pk.column)}"
+    return sql, fields
+
+
+@lru_cache(maxsize=None)
+def _update_sql(model: type[Model], names: tuple[str, ...]) -> tuple[str, tuple]:
+    q, meta = connection.ops.quote_name, model._meta
+    chosen = {meta.get_field(name) for name in names}
+    # `auto_now` fields are written on every save, as `save(update_fields=...)` does when they are named.
+    fields = tuple(f for f in meta.concrete_fields if f in chosen or getattr(f, "auto_now", False))
+    sets = ", ".join(f"{q(f.column)} = %s" for f in fields)
+    return f"UPDATE {q(meta.db_table)} SET {sets} WHERE {q(meta.pk.column)} = %s", fields
+
+
+def insert(obj: Model) -> Model:
+    """INSERT a new instance (its primary key from the database) and mark it saved."""
+    returning = connection.features.can_return_columns_from_insert
+    sql, fields = _insert_sql(type(obj), returning)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        obj.pk = cur.fetchone()[0] if returning else cur.lastrowid
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj
+
+
+def update(obj: Model, names: tuple[str, ...] | list[str]) -> None:
+    """UPDATE the named fields (and the `auto_now` ones) of a saved instance by its primary key."""
+    sql, fields = _update_sql(type(obj), tuple(names))
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, obj.pk])
+
+
+@lru_cache(maxsize=None)
+def _exists_sql(model: type[Model], names: tuple[str, ...]) -> tuple[str, tuple]:
+    fields = tuple(model._meta.get_field(name) for name in names)
+    where = " AND ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    return f"SELECT EXISTS (SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where})", fields
+
+
+def exists(model: type[Model], **equal) -> bool:
+    """Whether a row of `model` has these column values (`model.objects.filter(**equal).exists()`, for plain
+    equality on concrete fields)."""
+    sql, fields = _exists_sql(model, tuple(equal))
+    params = [f.get_db_prep_value(value, connection) for f, value in zip(fields, equal.values(), strict=True)]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return bool(cur.fetchone()[0])
