@@ -1,16 +1,19 @@
 """API tokens that expire (settings.HITL_TOKEN_TTL_SECONDS after they were issued)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connections
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
+
+from common.rows import Columns, converted
 
 EXPIRED = "Your token has expired; request a new one with POST /api/auth/token/."
 
@@ -20,19 +23,17 @@ def token_expired(token: Token) -> bool:
     return timezone.now() - token.created >= timedelta(seconds=settings.HITL_TOKEN_TTL_SECONDS)
 
 
-def _user_by_token_sql() -> str:
-    user = get_user_model()._meta
-    return (f"SELECT u.*, t.created AS token_created FROM {user.db_table} u "
-            f"JOIN {Token._meta.db_table} t ON t.user_id = u.{user.pk.column} WHERE t.key = %s")
+_USER = Columns(get_user_model(), "u")
+_USER_BY_TOKEN_SQL = (f"SELECT {_USER.sql}, t.created FROM {get_user_model()._meta.db_table} u "
+                      f"JOIN {Token._meta.db_table} t ON t.user_id = u.id WHERE t.key = %s")
 
 
-def _created(value, db: str) -> datetime:
-    """The token's `created` read outside the model, converted as the ORM would (SQLite: naive UTC)."""
-    connection = connections[db]
-    col = Token._meta.get_field("created").get_col(Token._meta.db_table)
-    for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
-        value = convert(value, col, connection)
-    return value
+def _user_by_token(key: str) -> tuple[Any, Any] | None:
+    """The token's user and the token's `created`, or None."""
+    with connection.cursor() as cur:
+        cur.execute(_USER_BY_TOKEN_SQL, [key])
+        row = cur.fetchone()
+    return None if row is None else (_USER.load(row[:-1]), converted(Token, "created", row[-1]))
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):
@@ -42,13 +43,13 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     than DRF's `select_related` query, whose compilation cost more than the database's answer."""
 
     def authenticate_credentials(self, key):
-        user = next(iter(get_user_model().objects.raw(_user_by_token_sql(), [key])), None)
-        if user is None:
+        found = _user_by_token(key)
+        if found is None:
             raise AuthenticationFailed(_("Invalid token."))
+        user, created = found
         if not user.is_active:
             raise AuthenticationFailed(_("User inactive or deleted."))
-        db = user._state.db
-        token = Token.from_db(db, ["key", "user_id", "created"], [key, user.pk, _created(user.token_created, db)])
+        token = Token.from_db(user._state.db, ["key", "user_id", "created"], [key, user.pk, created])
         token.user = user
         if token_expired(token):
             token.delete()

@@ -210,8 +210,11 @@ def run_export(api: Api, project_id: int, fmt: str, n: int) -> tuple[float, floa
 
 
 def bench(args: argparse.Namespace) -> dict:
+    gunicorn_args = f"--worker-class {args.worker_class}"
+    if args.worker_class == "gthread":
+        gunicorn_args += f" --threads {args.threads}"
     stack = Stack(args.backend, pg_durability=args.pg_durability, web_workers=args.web_workers,
-                  gunicorn_timeout=args.gunicorn_timeout, keep=args.keep)
+                  gunicorn_timeout=args.gunicorn_timeout, keep=args.keep, env={"GUNICORN_CMD_ARGS": gunicorn_args})
     try:
         stack.start()
         admin = Api(stack.port, args.http_timeout)
@@ -251,7 +254,8 @@ def bench(args: argparse.Namespace) -> dict:
 
         stack.check_alive()
         result.update(stack.facts)
-        result.update({"web_workers": args.web_workers,
+        result.update({"web_workers": args.web_workers, "worker_class": args.worker_class,
+                       "threads": args.threads if args.worker_class == "gthread" else 1,
                        "http_reconnects": admin.reconnects + annotator.reconnects,
                        "commit": stack.commit})
         return result
@@ -273,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="production: fsync/synchronous_commit/full_page_writes on (PostgreSQL defaults); "
                              "test: tests.servers.start_postgres as is (all three off)")
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread",
+                        help="gunicorn's worker class; gthread (threads, kept-alive connections) as docker-compose.yml")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--gunicorn-timeout", type=int, default=120,
                         help="gunicorn worker timeout (s); a sync worker is killed if one request runs longer")
     parser.add_argument("--http-timeout", type=float, default=600, help="socket timeout of the client (s)")

@@ -1,7 +1,8 @@
-"""One row written by a plain statement, as the ORM's `save` would write it, minus the query compiling.
+"""One row read or written by a plain statement, as the ORM would, minus the query compiling.
 
-The labeling loop inserts an annotation and updates its item on every submission; compiling those
-statements through the ORM cost the worker more than the database's answer. The statements are built
+The labeling loop reads its token, project and item and inserts an annotation and updates its item on
+every request; compiling those statements through the ORM cost the worker more than the database's
+answer. The statements are built
 once per model (and field list) and cached; the values go through each field's own preparation
 (`pre_save`, `get_db_prep_save`: `auto_now` times, JSON encoding, ...), so the row is the one `save`
 writes. No model signals are sent: use these only for models nothing listens to.
@@ -9,6 +10,7 @@ writes. No model signals are sent: use these only for models nothing listens to.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from django.db import connection
 from django.db.models import Model
@@ -71,3 +73,43 @@ def exists(model: type[Model], **equal) -> bool:
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return bool(cur.fetchone()[0])
+
+
+def _converters(model: type[Model], name: str) -> tuple[Any, list]:
+    """A column's expression and its database converters (the backend's and the field's: JSON decoding,
+    SQLite's dates, ...), which the ORM applies to a value it reads."""
+    col = model._meta.get_field(name).get_col(model._meta.db_table)
+    return col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+
+
+def converted(model: type[Model], name: str, value):
+    """A column of `model` read by a plain statement, as the ORM would give it."""
+    col, convs = _converters(model, name)
+    for convert in convs:
+        value = convert(value, col, connection)
+    return value
+
+
+class Columns:
+    """A model's columns in a plain SELECT under `alias`, and the row's values turned into an instance as the
+    ORM would (`converted`, then `Model.from_db`)."""
+
+    def __init__(self, model: type[Model], alias: str):
+        self.model = model
+        self.fields = model._meta.concrete_fields
+        self.sql = ", ".join(f'{alias}."{f.column}"' for f in self.fields)
+        self.names = [f.attname for f in self.fields]
+        self._converters: list | None = None
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def load(self, values) -> Any:
+        if self._converters is None:  # at first use: the connection's backend is known by then
+            self._converters = [(n, *_converters(self.model, f.name)) for n, f in enumerate(self.fields)]
+            self._converters = [(n, col, convs) for n, col, convs in self._converters if convs]
+        values = list(values)
+        for n, col, convs in self._converters:
+            for convert in convs:
+                values[n] = convert(values[n], col, connection)
+        return self.model.from_db(connection.alias, self.names, values)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, Model, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from common.errors import Forbidden, NotFound
+from common.rows import Columns
 from tasks.models import Item, Job, Membership, Project, Standing
 
 
@@ -46,45 +46,9 @@ def get_item(user, item_id, queryset: QuerySet[Item] | None = None) -> Item:
 # equivalent ORM queries (select_related, Exists, Subquery) cost the worker more than the database's answer.
 
 
-class _Columns:
-    """A model's columns in a plain SELECT under `alias`, and the row's values turned into an instance as the
-    ORM would (the backend's and the fields' converters: JSON decoding, SQLite's dates, ...)."""
-
-    def __init__(self, model: type[Model], alias: str):
-        self.model = model
-        self.fields = model._meta.concrete_fields
-        self.sql = ", ".join(f'{alias}."{f.column}"' for f in self.fields)
-        self.names = [f.attname for f in self.fields]
-        self._converters: list | None = None
-
-    def __len__(self) -> int:
-        return len(self.fields)
-
-    def load(self, values) -> Any:
-        if self._converters is None:
-            self._converters = []
-            for n, field in enumerate(self.fields):
-                col = field.get_col(self.model._meta.db_table)
-                convs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-                if convs:
-                    self._converters.append((n, convs, col))
-        values = list(values)
-        for n, convs, col in self._converters:
-            for convert in convs:
-                values[n] = convert(values[n], col, connection)
-        return self.model.from_db(connection.alias, self.names, values)
-
-
-def converted(model: type[Model], name: str, value):
-    """A column of `model` read by a plain statement, as the ORM would give it."""
-    col = model._meta.get_field(name).get_col(model._meta.db_table)
-    for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
-        value = convert(value, col, connection)
-    return value
-
-
-_ITEM = _Columns(Item, "i")
-_PROJECT = _Columns(Project, "p")
+# The columns of an item under alias `i` and of a project under `p`, for plain statements (`tasks.queue` too).
+ITEM_COLUMNS = Columns(Item, "i")
+_PROJECT = Columns(Project, "p")
 _MEMBER = "AND EXISTS (SELECT 1 FROM tasks_membership m WHERE m.project_id = p.id AND m.user_id = %(user)s)"
 
 
@@ -125,12 +89,13 @@ def lock_item(user, item_id) -> Item:
     current transaction (on PostgreSQL; SQLite runs one writing transaction at a time)."""
     params = {"item": _id(item_id, "item"), "user": user.pk}
     lock = "FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
-    row = _one(f"""SELECT {_ITEM.sql}, {_PROJECT.sql} FROM tasks_item i JOIN tasks_project p ON p.id = i.project_id
+    row = _one(f"""SELECT {ITEM_COLUMNS.sql}, {_PROJECT.sql}
+                   FROM tasks_item i JOIN tasks_project p ON p.id = i.project_id
                    WHERE i.id = %(item)s {{member}} {lock}""", params, user)
     if row is None:
         raise NotFound("No such item.")
-    item = _ITEM.load(row[:len(_ITEM)])
-    item.project = _PROJECT.load(row[len(_ITEM):])
+    item = ITEM_COLUMNS.load(row[:len(ITEM_COLUMNS)])
+    item.project = _PROJECT.load(row[len(ITEM_COLUMNS):])
     return item
 
 

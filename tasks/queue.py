@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.rows import converted
 from tasks import standing
-from tasks.access import converted
+from tasks.access import ITEM_COLUMNS
 from tasks.models import LABELABLE, Assignment, Item, LeaseState, Project, StandingState
 
 _LABELABLE_SQL = ", ".join(f"'{s.value}'" for s in LABELABLE)
@@ -60,7 +61,7 @@ SET state = 'leased', leased_at = excluded.leased_at, expires_at = excluded.expi
 
 # The caller's oldest open lease on an item still waiting (or a gold one), with the item's row.
 _HELD_SQL = f"""
-SELECT i.*, a.expires_at AS lease_expires_at FROM tasks_assignment a JOIN tasks_item i ON i.id = a.item_id
+SELECT {ITEM_COLUMNS.sql}, a.expires_at FROM tasks_assignment a JOIN tasks_item i ON i.id = a.item_id
 WHERE a.project_id = %(project)s AND a.user_id = %(user)s AND a.state = 'leased' AND a.expires_at > %(now)s
   AND (i.status IN ({_LABELABLE_SQL}) OR i.gold IS NOT NULL) {{exclude}}
 ORDER BY a.leased_at, a.id
@@ -99,11 +100,15 @@ def _bind(sql: str, params: dict, exclude: list[int], **parts: str) -> str:
     return sql.format(exclude=excl, **parts)
 
 
+def _row(sql: str, params: dict) -> tuple | None:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()
+
+
 def _first(sql: str, params: dict, exclude: list[int], **parts: str) -> int | None:
     """Run a queue query; the first id or None."""
-    with connection.cursor() as cur:
-        cur.execute(_bind(sql, params, exclude, **parts), params)
-        row = cur.fetchone()
+    row = _row(_bind(sql, params, exclude, **parts), params)
     return row[0] if row else None
 
 
@@ -122,8 +127,8 @@ def _locked_candidate(project: Project, user, now: datetime, exclude: list[int])
     """The first item the caller may take, locked (skipping rows others hold), read whole."""
     lock = "FOR UPDATE OF i SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     params = {"project": project.pk, "user": user.pk, "now": _ts(now)}
-    sql = _bind(_CANDIDATE_SQL, params, exclude, columns="i.*", lock=lock)
-    return next(iter(Item.objects.raw(sql, params)), None)
+    row = _row(_bind(_CANDIDATE_SQL, params, exclude, columns=ITEM_COLUMNS.sql, lock=lock), params)
+    return None if row is None else ITEM_COLUMNS.load(row)
 
 
 def _take(item_id: int, user, now: datetime, expires: datetime) -> bool:
@@ -140,10 +145,11 @@ def _gold(project: Project, user, exclude: list[int]) -> int | None:
 def _held(project: Project, user, now: datetime, exclude: list[int]) -> Lease | None:
     """The caller's open lease (see `_HELD_SQL`), if any."""
     params = {"project": project.pk, "user": user.pk, "now": _ts(now)}
-    item = next(iter(Item.objects.raw(_bind(_HELD_SQL, params, exclude), params)), None)
-    if item is None:
+    row = _row(_bind(_HELD_SQL, params, exclude), params)
+    if row is None:
         return None
-    return Lease(item=item, expires_at=converted(Assignment, "expires_at", item.lease_expires_at), resumed=True)
+    return Lease(item=ITEM_COLUMNS.load(row[:-1]), expires_at=converted(Assignment, "expires_at", row[-1]),
+                 resumed=True)
 
 
 def next_item(project: Project, user, *, exclude: list[int] | None = None, max_tries: int = 20) -> Lease | None:
