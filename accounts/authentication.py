@@ -13,6 +13,7 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
+from common import prepared
 from common.rows import Columns, converted
 
 EXPIRED = "Your token has expired; request a new one with POST /api/auth/token/."
@@ -25,13 +26,13 @@ def token_expired(token: Token) -> bool:
 
 _USER = Columns(get_user_model(), "u")
 _USER_BY_TOKEN_SQL = (f"SELECT {_USER.sql}, t.created FROM {get_user_model()._meta.db_table} u "
-                      f"JOIN {Token._meta.db_table} t ON t.user_id = u.id WHERE t.key = %s")
+                      f"JOIN {Token._meta.db_table} t ON t.user_id = u.id WHERE t.key = %(key)s")
 
 
 def _user_by_token(key: str) -> tuple[Any, Any] | None:
     """The token's user and the token's `created`, or None."""
     with connection.cursor() as cur:
-        cur.execute(_USER_BY_TOKEN_SQL, [key])
+        prepared.execute(cur, _USER_BY_TOKEN_SQL, {"key": key})
         row = cur.fetchone()
     return None if row is None else (_USER.load(row[:-1]), converted(Token, "created", row[-1]))
 

@@ -29,6 +29,7 @@ from accounts import permissions
 from annotations import quality
 from annotations.models import Annotation, Feedback, RetiredAnnotation
 from audit import trail
+from common import prepared
 from common.errors import Conflict, Invalid, NotFound
 from tasks import signals
 from tasks.access import check_role, is_member
@@ -160,7 +161,7 @@ def mark_read(user, ids: list[int] | None = None) -> int:
 # The newest feedback waiting for the caller's rework of an item. `next` asks on every call and nearly always
 # finds none: one plain statement, the ORM only for the rare hit.
 _WAITING_SQL = f"""
-SELECT id FROM {Feedback._meta.db_table} WHERE item_id = %s AND rework_by_id = %s AND reworked_at IS NULL
+SELECT id FROM {Feedback._meta.db_table} WHERE item_id = %(item)s AND rework_by_id = %(user)s AND reworked_at IS NULL
 ORDER BY id DESC LIMIT 1
 """
 
@@ -168,7 +169,7 @@ ORDER BY id DESC LIMIT 1
 def rework_note(item: Item, user) -> dict[str, Any] | None:
     """The reviewer's feedback on the caller's rejected answer, for an item served to them for rework."""
     with connection.cursor() as cur:
-        cur.execute(_WAITING_SQL, [item.pk, user.pk])
+        prepared.execute(cur, _WAITING_SQL, {"item": item.pk, "user": user.pk})
         row = cur.fetchone()
     if row is None:
         return None

@@ -14,7 +14,7 @@ from annotations import adaptive, guards, quality, rework, truth
 from annotations.consensus import decide
 from annotations.models import Annotation
 from audit import trail
-from common import rows
+from common import prepared, rows
 from common.errors import Conflict, Invalid
 from tasks import items, questions
 from tasks.access import check_role, get_item, lock_item
@@ -115,8 +115,8 @@ class _Situation:
 
 def _situation(item: Item, user, now) -> _Situation:
     with connection.cursor() as cur:
-        cur.execute(_SITUATION_SQL, {"item": item.pk, "user": user.pk,
-                                     "now": connection.ops.adapt_datetimefield_value(now)})
+        prepared.execute(cur, _SITUATION_SQL, {"item": item.pk, "user": user.pk,
+                                               "now": connection.ops.adapt_datetimefield_value(now)})
         annotated, own_lease, live_leases, feedback = cur.fetchone()
     return _Situation(bool(annotated), bool(own_lease), int(live_leases), bool(feedback))
 

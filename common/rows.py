@@ -15,6 +15,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
+from common import prepared
+
 
 @lru_cache(maxsize=None)
 def _insert_sql(model: type[Model], returning: bool) -> tuple[str, tuple]:
@@ -61,7 +63,7 @@ def update(obj: Model, names: tuple[str, ...] | list[str]) -> None:
 @lru_cache(maxsize=None)
 def _exists_sql(model: type[Model], names: tuple[str, ...]) -> tuple[str, tuple]:
     fields = tuple(model._meta.get_field(name) for name in names)
-    where = " AND ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    where = " AND ".join(f"{connection.ops.quote_name(f.column)} = %(p{n})s" for n, f in enumerate(fields))
     return f"SELECT EXISTS (SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} WHERE {where})", fields
 
 
@@ -69,9 +71,10 @@ def exists(model: type[Model], **equal) -> bool:
     """Whether a row of `model` has these column values (`model.objects.filter(**equal).exists()`, for plain
     equality on concrete fields)."""
     sql, fields = _exists_sql(model, tuple(equal))
-    params = [f.get_db_prep_value(value, connection) for f, value in zip(fields, equal.values(), strict=True)]
+    params = {f"p{n}": f.get_db_prep_value(value, connection)
+              for n, (f, value) in enumerate(zip(fields, equal.values(), strict=True))}
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        prepared.execute(cur, sql, params)
         return bool(cur.fetchone()[0])
 
 

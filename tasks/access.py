@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
+from common import prepared
 from common.errors import Forbidden, NotFound
 from common.rows import Columns
 from tasks.models import Item, Job, Membership, Project, Standing
@@ -66,7 +67,7 @@ def _id(value, what: str) -> int:
 
 def _one(sql: str, params: dict, user) -> tuple | None:
     with connection.cursor() as cur:
-        cur.execute(sql.format(member="" if user.is_admin else _MEMBER), params)
+        prepared.execute(cur, sql.format(member="" if user.is_admin else _MEMBER), params)
         return cur.fetchone()
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common import prepared
 from common.rows import converted
 from tasks import standing
 from tasks.access import ITEM_COLUMNS
@@ -68,6 +69,9 @@ ORDER BY a.leased_at, a.id
 LIMIT 1
 """
 
+# The parameters' types where PostgreSQL cannot infer them when preparing (the values of `_TAKE_SQL`'s SELECT list).
+_TYPES = {"user": "bigint", "now": "timestamptz", "expires": "timestamptz", "exclude": "bigint[]"}
+
 # How often a caller who finds only locked items looks again before giving up.
 _MAX_WAITS = 20
 
@@ -91,18 +95,25 @@ class Lease:
 
 
 def _bind(sql: str, params: dict, exclude: list[int], **parts: str) -> str:
-    """A queue query with the `exclude` list bound as parameters (added to `params`)."""
-    names = []
-    for n, item_id in enumerate(exclude):
-        params[f"x{n}"] = item_id
-        names.append(f"%(x{n})s")
-    excl = f"AND i.id NOT IN ({', '.join(names)})" if names else ""
+    """A queue query with the `exclude` list bound as parameters (added to `params`): on PostgreSQL one array,
+    so that the statement's text (and its prepared plan, `common.prepared`) is the same for any list."""
+    if not exclude:
+        excl = ""
+    elif connection.vendor == "postgresql":
+        params["exclude"] = exclude
+        excl = "AND i.id <> ALL(%(exclude)s)"
+    else:
+        names = []
+        for n, item_id in enumerate(exclude):
+            params[f"x{n}"] = item_id
+            names.append(f"%(x{n})s")
+        excl = f"AND i.id NOT IN ({', '.join(names)})"
     return sql.format(exclude=excl, **parts)
 
 
 def _row(sql: str, params: dict) -> tuple | None:
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        prepared.execute(cur, sql, params, _TYPES)
         return cur.fetchone()
 
 
@@ -134,7 +145,8 @@ def _locked_candidate(project: Project, user, now: datetime, exclude: list[int])
 def _take(item_id: int, user, now: datetime, expires: datetime) -> bool:
     """Lease the locked item to the caller if it is still open to them (see `_TAKE_SQL`)."""
     with connection.cursor() as cur:
-        cur.execute(_TAKE_SQL, {"item": item_id, "user": user.pk, "now": _ts(now), "expires": _ts(expires)})
+        prepared.execute(cur, _TAKE_SQL, {"item": item_id, "user": user.pk, "now": _ts(now), "expires": _ts(expires)},
+                         _TYPES)
         return cur.rowcount == 1
 
 
@@ -158,7 +170,8 @@ def next_item(project: Project, user, *, exclude: list[int] | None = None, max_t
     The caller's own unexpired lease comes first (a reload shows the same item); `exclude`
     skips items the caller already has on screen, so a client can prefetch the one after.
     """
-    exclude = [int(x) for x in (exclude or [])][:100]
+    low, high = connection.ops.integer_field_range("BigAutoField")
+    exclude = [x for x in map(int, exclude or []) if low <= x <= high][:100]  # others are no item's id
     now = timezone.now()
     expires = now + timedelta(seconds=project.lease_seconds)
     gate = standing.gate(project, user, now)  # 403 (Paused) for a paused annotator

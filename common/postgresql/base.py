@@ -1,4 +1,5 @@
-"""PostgreSQL as Django's backend, checking a kept connection only when it sat idle.
+"""PostgreSQL as Django's backend, checking a kept connection only when it sat idle, and knowing which
+statements it prepared (`common.prepared`).
 
 With CONN_HEALTH_CHECKS Django sends `SELECT 1` before the first query of every request that reuses a
 connection, so that one the database dropped (a restart, a failover) is replaced instead of failing the
@@ -19,6 +20,11 @@ TRUSTED_IDLE_SECONDS = 0.1
 
 class DatabaseWrapper(base.DatabaseWrapper):
     _used_at: float | None = None
+
+    def init_connection_state(self):
+        super().init_connection_state()
+        # The names `common.prepared` prepared on this connection (a new connection has none).
+        self.prepared_statements: set[str] = set()
 
     def create_cursor(self, name=None):
         self._used_at = time.monotonic()

@@ -53,24 +53,39 @@ def _next(client, project, exclude=()):
     return r.json()
 
 
+def _submit(client, item_id):
+    r = client.post(f"/api/items/{item_id}/annotations/", {"value": {"label": "pos"}}, format="json")
+    assert r.status_code == 201, r.content
+
+
 def test_next_and_submit_take_a_fixed_number_of_statements(labeling):
     project, client = labeling
-    taken = [_next(client, project)["item"]["id"]]  # warm: nothing first-time left
+    # Warm: the first use of each statement on a connection prepares it (common.prepared).
+    taken = [_next(client, project)["item"]["id"]]
+    taken.append(_next(client, project, taken)["item"]["id"])
+    _submit(client, taken[0])
+    sent = []
     for _ in range(3):
         with CaptureQueriesContext(connection) as ctx:
             taken.append(_next(client, project, taken)["item"]["id"])
         assert len(ctx.captured_queries) <= NEXT_QUERIES + 2, [q["sql"][:120] for q in ctx.captured_queries]
-    for item_id in taken:
+        sent += ctx.captured_queries
+    for item_id in taken[1:]:
         with CaptureQueriesContext(connection) as ctx:
-            r = client.post(f"/api/items/{item_id}/annotations/", {"value": {"label": "pos"}}, format="json")
-        assert r.status_code == 201, r.content
+            _submit(client, item_id)
         assert len(ctx.captured_queries) <= SUBMIT_QUERIES + 2, [q["sql"][:120] for q in ctx.captured_queries]
-    assert Annotation.objects.filter(project=project).count() == 4
+        sent += ctx.captured_queries
+    assert Annotation.objects.filter(project=project).count() == 5
+    assert not [q for q in sent if q["sql"].startswith("PREPARE")]  # once per connection, not per request
+    assert len([q for q in sent if q["sql"].startswith("EXECUTE")]) >= 3 * 4 + 4 * 3  # the loop's statements
 
 
 def test_the_listeners_of_a_settled_item_add_one_look_up(labeling, django_capture_on_commit_callbacks):
     project, client = labeling
-    item_id = _next(client, project)["item"]["id"]
+    first = _next(client, project)["item"]["id"]
+    item_id = _next(client, project, [first])["item"]["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        _submit(client, first)  # warm (see above)
     with CaptureQueriesContext(connection) as ctx:
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             r = client.post(f"/api/items/{item_id}/annotations/", {"value": {"label": "pos"}}, format="json")
