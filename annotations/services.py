@@ -94,17 +94,6 @@ ON CONFLICT (item_id, user_id) DO UPDATE SET state = excluded.state, finished_at
 _COUNT_SQL = "UPDATE tasks_item SET annotation_count = annotation_count + 1 WHERE id = %s"
 
 
-def _execute_all(statements: list[tuple[str, list]]) -> None:
-    """Run the statements in order: on PostgreSQL in one round trip (psycopg sends them as one query
-    string), elsewhere one by one (SQLite's driver takes one statement per call)."""
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute(";\n".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
-        else:
-            for sql, params in statements:
-                cur.execute(sql, params)
-
-
 @dataclass(frozen=True)
 class _Situation:
     annotated: bool  # the caller already annotated (or skipped) the item
@@ -138,7 +127,7 @@ def submit_locked(user, item: Item, submission: Submission) -> Annotation:
     # The assignment ends, the audit event, and the item's count: one round trip.
     state = LeaseState.SKIPPED if submission.skip else LeaseState.SUBMITTED
     at = connection.ops.adapt_datetimefield_value(now)
-    _execute_all([
+    rows.execute_all([
         (_CLOSE_SQL, [item.project_id, item.pk, user.pk, state.value, at, at, at]),
         trail.statement("annotation.skipped" if submission.skip else "annotation.submitted", user=user,
                         project=item.project_id, item=item, annotation=annotation.pk, value=value,

@@ -52,12 +52,26 @@ def insert(obj: Model) -> Model:
     return obj
 
 
+def update_statement(obj: Model, names: tuple[str, ...] | list[str]) -> tuple[str, list]:
+    """`update` as a statement and its parameters, for `execute_all`."""
+    sql, fields = _update_sql(type(obj), tuple(names))
+    return sql, [*(f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields), obj.pk]
+
+
 def update(obj: Model, names: tuple[str, ...] | list[str]) -> None:
     """UPDATE the named fields (and the `auto_now` ones) of a saved instance by its primary key."""
-    sql, fields = _update_sql(type(obj), tuple(names))
-    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
+    execute_all([update_statement(obj, names)])
+
+
+def execute_all(statements: list[tuple[str, list]]) -> None:
+    """Run the statements (SQL with `%s` parameters) in order: on PostgreSQL in one round trip (psycopg sends
+    them as one query string), elsewhere one by one (SQLite's driver takes one statement per call)."""
     with connection.cursor() as cur:
-        cur.execute(sql, [*params, obj.pk])
+        if connection.vendor == "postgresql" and len(statements) > 1:
+            cur.execute(";\n".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+        else:
+            for sql, params in statements:
+                cur.execute(sql, params)
 
 
 @lru_cache(maxsize=None)

@@ -88,13 +88,14 @@ def reopen_after_undo(item: Item) -> bool:
 
 def _write(item: Item, life: Life, *, user=None, reason: str = "") -> None:
     _apply(item, life)
-    rows.update(item, _FIELDS)
+    # The row and its audit event in one round trip.
     if life.status == lifecycle.Status.IN_REVIEW:
-        trail.record("review.requested", project=item.project_id, item=item, reason=life.review_reason)
-        return
-    trail.record("final.set", user=user, project=item.project_id, item=item, value=life.final_value,
-                 source=life.final_source, reason=reason)
-    if life.human_final:
+        event = trail.statement("review.requested", project=item.project_id, item=item, reason=life.review_reason)
+    else:
+        event = trail.statement("final.set", user=user, project=item.project_id, item=item, value=life.final_value,
+                                source=life.final_source, reason=reason)
+    rows.execute_all([rows.update_statement(item, _FIELDS), event])
+    if life.status != lifecycle.Status.IN_REVIEW and life.human_final:
         project_id, item_id = item.project_id, item.pk
         # The project row as the caller loaded it (the submission's lock does), so that listeners need not
         # read it again; None where it was not loaded.

@@ -25,9 +25,9 @@ pytestmark = pytest.mark.django_db
 # (re-check and write in one), the rework feedback look-up.
 NEXT_QUERIES = 6
 # submit: token+user, the locked item+project+membership, the item's situation, the annotation, then the
-# assignment, the audit event and the count in one round trip; settling: the item's update, its audit event
-# and the webhooks' look-up. (Before issue 20: 13 for next and 21 for a submission.)
-SUBMIT_QUERIES = 8
+# assignment, the audit event and the count in one round trip; settling: the item's update with its audit event
+# in one, and the webhooks' look-up. (Before issue 20: 13 for next and 21 for a submission.)
+SUBMIT_QUERIES = 7
 # After the commit of a human final value, its listeners: the item's pending decision, if any (the retraining
 # trigger reads the project the submission locked; before issue 20: the project and the project's decisions).
 AFTER_COMMIT_QUERIES = 1
