@@ -279,6 +279,39 @@ def test_filters_are_served_by_indexes(project, annotator, items, params, index)
         assert cursor.fetchone(), f"index {index} is missing"
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the browser's indexes are PostgreSQL's")
+@pytest.mark.parametrize("params, index", [
+    ({"source": "model"}, "item_browse_source"),
+    ({"label": "pos"}, "item_browse_label"),
+    ({"confidence_min": "0.2", "confidence_max": "0.3"}, "item_browse_confidence"),
+    ({"confidence_min": "0.2"}, "item_browse_confidence"),
+    ({"source": "none"}, "item_browse_id"),
+])
+def test_each_filter_implies_the_condition_of_its_partial_index(project, items, params, index):
+    # With the item's other indexes gone (for this test's transaction only), the filter's query can only
+    # use its own index if the filter implies the index's WHERE; otherwise the plan walks the primary key.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'tasks_item' AND indexname <> %s "
+                       "AND indexname <> 'tasks_item_pkey' AND indexdef NOT LIKE 'CREATE UNIQUE%%'", [index])
+        for (other,) in cursor.fetchall():
+            cursor.execute(f"DROP INDEX {other}")
+    filters = browse.parse_filters(project, params)
+    qs = browse._branches(project, filters)[0].order_by("id")[:51]
+    assert index in _plan(qs.query.sql_with_params())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the browser's indexes are PostgreSQL's")
+def test_browse_indexes_leave_out_items_their_filter_cannot_match():
+    # An imported item (no final value, source or confidence) is inserted into none of these three.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN "
+                       "('item_browse_source', 'item_browse_label', 'item_browse_confidence')")
+        definitions = dict(cursor.fetchall())
+    assert "WHERE ((final_source)::text <> ''::text)" in definitions["item_browse_source"]
+    assert "WHERE ((final_value -> 'label'::text) IS NOT NULL)" in definitions["item_browse_label"]
+    assert "WHERE (confidence IS NOT NULL)" in definitions["item_browse_confidence"]
+
+
 def test_data_page_renders_its_config_for_reviewers_and_refuses_annotators(client, project, reviewer, annotator):
     client.force_login(reviewer)
     page = client.get(f"/projects/{project.pk}/data/")

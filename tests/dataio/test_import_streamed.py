@@ -1,0 +1,79 @@
+"""The streamed import (PostgreSQL, a project with nothing to collide with): records parsed while COPY asks for
+more; tiny batches here, so that every batch end is crossed."""
+from __future__ import annotations
+
+import io
+
+import orjson
+import pytest
+from django.db import connection
+
+from annotations.models import Annotation
+from dataio import importing
+from dataio.readers import ReadOptions, read
+from dataio.records import RecordError
+from tasks.models import Item
+
+pytestmark = [pytest.mark.django_db,
+              pytest.mark.skipif(connection.vendor != "postgresql", reason="the streamed import is PostgreSQL's")]
+
+
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch):
+    monkeypatch.setattr(importing, "STREAM_BATCH", 7)
+
+
+def run(project, records: list[dict]) -> importing.ImportResult:
+    body = b"".join(orjson.dumps(r) + b"\n" for r in records)
+    return importing.import_into(project, read(io.BytesIO(body), "items.jsonl", importing.schema_of(project),
+                                               ReadOptions()))
+
+
+def test_every_record_goes_in_once_in_order_across_many_batches(project):
+    records = [{"text": f"review {i}\twith a tab", "external_id": f"r{i}"} for i in range(40)]
+
+    result = run(project, records)
+
+    assert result.imported == 40
+    items = list(Item.objects.filter(project=project).order_by("id").values_list("external_id", "data"))
+    assert items == [(f"r{i}", {"text": f"review {i}\twith a tab"}) for i in range(40)]
+
+
+def test_annotators_met_midway_are_looked_up_and_their_annotations_stored(project, annotator, annotator2):
+    records = [{"text": f"plain {i}"} for i in range(10)]
+    records += [{"data": {"text": "first"}, "annotations": [{"user": "ann", "value": {"label": "pos"}}]}]
+    records += [{"text": f"plain {i}"} for i in range(10, 20)]
+    records += [{"data": {"text": "second"}, "annotations": [{"user": "bob", "value": {"label": "neg"}},
+                                                              {"user": "ann", "value": {"label": "neg"}}]}]
+    records += [{"text": f"plain {i}"} for i in range(20, 25)]
+
+    result = run(project, records)
+
+    assert (result.imported, result.annotations) == (27, 3)
+    texts = list(Item.objects.filter(project=project).order_by("id").values_list("data__text", flat=True))
+    assert texts == [r.get("text") or r["data"]["text"] for r in records]
+    second = Item.objects.get(project=project, data__text="second")
+    assert sorted(Annotation.objects.filter(item=second).values_list("user__username", flat=True)) == ["ann", "bob"]
+
+
+def test_a_bad_record_in_a_later_batch_names_itself_and_nothing_is_imported(project):
+    records: list = [{"text": f"review {i}"} for i in range(30)]
+    records[24] = {"data": "not an object"}
+
+    with pytest.raises(RecordError) as caught:
+        run(project, records)
+
+    assert caught.value.record == 25 and caught.value.field == "data"
+    assert not Item.objects.filter(project=project).exists()
+
+
+def test_an_external_id_twice_in_different_batches_names_the_second_record(project):
+    records = [{"text": f"review {i}", "external_id": f"r{i}"} for i in range(30)]
+    records[20]["external_id"] = "r3"
+
+    with pytest.raises(RecordError) as caught:
+        run(project, records)
+
+    assert caught.value.record == 21 and caught.value.field == "external_id"
+    assert "'r3' appears twice" in caught.value.message
+    assert not Item.objects.filter(project=project).exists()
