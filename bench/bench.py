@@ -46,6 +46,7 @@ from bench.stack import (  # noqa: E402  (the stack of processes, the HTTP clien
     Stack,
     log,
     wait_for_job,
+    wait_for_search_vectors,
 )
 
 LABELS = ["pos", "neg", "neutral"]
@@ -120,27 +121,6 @@ def run_import(api: Api, stack: Stack, project_id: int, records: list[dict], mod
     facts.update({"import_seconds": round(elapsed, 3), "import_items_per_s": round(n / elapsed)})
     facts["search_vectors_seconds"] = wait_for_search_vectors(stack)
     return facts
-
-
-def wait_for_search_vectors(stack) -> float | None:
-    """Wait until the worker has built the search vectors the import left pending (PostgreSQL), so that
-    build does not run during the timed labeling; answers how long it took after the import."""
-    if not stack.env.get("DATABASE_URL", "").startswith("postgres"):
-        return None
-    import psycopg2
-
-    t0 = time.perf_counter()
-    conn = psycopg2.connect(stack.env["DATABASE_URL"])
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            while True:
-                cur.execute("SELECT EXISTS (SELECT 1 FROM tasks_itemtextpending)")
-                if not cur.fetchone()[0]:
-                    return round(time.perf_counter() - t0, 2)
-                time.sleep(0.2)
-    finally:
-        conn.close()
 
 
 def timed(fn) -> tuple[float, Any]:

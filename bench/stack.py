@@ -540,3 +540,24 @@ def curve_table(runs: list[dict], key: str) -> str:
         row = by_labels[labels]
         out.append(f"{labels:6d} " + " ".join(_cell(row.get(n)).rjust(width) for n in range(len(runs))))
     return "\n".join(out)
+
+
+def wait_for_search_vectors(stack: Stack) -> float | None:
+    """Wait until the worker has built the search vectors the import left pending (PostgreSQL), so that
+    build does not run during the timed labeling; answers how long it took after the import."""
+    if not stack.env.get("DATABASE_URL", "").startswith("postgres"):
+        return None
+    import psycopg2
+
+    t0 = time.perf_counter()
+    conn = psycopg2.connect(stack.env["DATABASE_URL"])
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            while True:
+                cur.execute("SELECT EXISTS (SELECT 1 FROM tasks_itemtextpending)")
+                if not cur.fetchone()[0]:
+                    return round(time.perf_counter() - t0, 2)
+                time.sleep(0.2)
+    finally:
+        conn.close()

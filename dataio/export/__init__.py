@@ -6,9 +6,10 @@
 The API's export endpoint and the `export_items` command both call `export`. Items are read a
 chunk at a time in id order (`reading`), a fixed number of queries per chunk; each format module
 turns chunks into bytes. On PostgreSQL, JSON and JSON Lines skip that: PostgreSQL writes the
-records' text itself (`jsonl_sql`), the same bytes, a query per 20,000 items. On PostgreSQL the
-whole export reads one snapshot (a read-only REPEATABLE READ transaction), so an export is
-consistent even while people keep labeling, and COCO's two passes see the same items.
+records' text itself (`jsonl_sql`), the same bytes, a query per 10,000 items (a long export on two
+connections sharing its snapshot). On PostgreSQL the whole export reads one snapshot (a read-only
+REPEATABLE READ transaction), so an export is consistent even while people keep labeling, and
+COCO's two passes see the same items.
 """
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ class Spec:
     filters: Filters
     ties: bool = False  # preference: write ties too
     progress: Callable[[int], None] | None = None  # called with the number of items of each chunk used
+    # The export reads a snapshot of its own (read-only, committed data only), which other
+    # connections may share (`jsonl_sql` writes a long export on two); set by `export` as it starts.
+    shared_snapshot: bool = False
 
     def chunks(self, **kwargs) -> Iterator[reading.Chunk]:
         return reading.iter_chunks(self.project, self.filters, progress=self.progress, **kwargs)
@@ -64,7 +68,7 @@ def _records(writer):
 def _lines(spec: Spec, separator: str) -> Iterator[bytes]:
     """The records of `records.write_jsonl`, written by PostgreSQL (`jsonl_sql`) in chunks of lines."""
     return jsonl_sql.iter_text(spec.project, spec.filters, _questions(spec), separator=separator,
-                               progress=spec.progress)
+                               progress=spec.progress, shared_snapshot=spec.shared_snapshot)
 
 
 def _write_jsonl(spec: Spec) -> Iterator[bytes]:
@@ -153,7 +157,7 @@ def export(project: Project, fmt: str, filters: Filters | None = None, *, ties: 
     """
     format_ = get_format(project, fmt)
     spec = Spec(project, effective_filters(format_, filters or Filters()), ties=ties, progress=progress)
-    return Export(format_, f"project-{project.pk}{format_.suffix}", _in_snapshot(format_.write(spec)))
+    return Export(format_, f"project-{project.pk}{format_.suffix}", _in_snapshot(format_.write, spec))
 
 
 def record(project: Project, fmt: Format, filters: Filters, *, user=None, via: str, ties: bool = False,
@@ -167,19 +171,22 @@ def record(project: Project, fmt: Format, filters: Filters, *, user=None, via: s
 
 
 @contextmanager
-def _snapshot():
-    """PostgreSQL: one consistent, read-only view of the data for the whole export."""
+def _snapshot() -> Iterator[bool]:
+    """PostgreSQL: one consistent, read-only view of the data for the whole export. Gives whether
+    that view is the export's own (else: the caller's transaction, or none)."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         # SQLite runs one write transaction at a time, and a long read transaction there would hold
         # up checkpoints; inside a caller's transaction, that transaction's view applies.
-        yield
+        yield False
         return
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
+        yield True
 
 
-def _in_snapshot(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    with _snapshot():
-        yield from chunks
+def _in_snapshot(write: Callable[[Spec], Iterator[bytes]], spec: Spec) -> Iterator[bytes]:
+    """The format's chunks, written inside the export's snapshot (decided as the first is asked for:
+    a streamed response is read after the view has returned)."""
+    with _snapshot() as own:
+        yield from write(replace(spec, shared_snapshot=own))
