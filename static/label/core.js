@@ -34,6 +34,7 @@ const state = {
   exhausted: false,
   busy: false, // between screens: keys are ignored
   done: 0,
+  saved: new Set(), // ids of items whose answer the server stored, from this page
 };
 let renderer = null;
 const metrics = { submitToShown: [] };
@@ -96,7 +97,9 @@ function prefetch() {
   state.prefetching = fetchNext()
     .then((entry) => {
       state.exhausted = !entry; // nothing more after the items on screen, for now
-      if (entry && !onScreenIds().includes(entry.item.id)) state.ahead.push(entry);
+      // A look that was under way while an item was between screens (refused, then shown again) can answer
+      // with that item's lease after its answer was stored: it is done, not next.
+      if (entry && !onScreenIds().includes(entry.item.id) && !state.saved.has(entry.item.id)) state.ahead.push(entry);
     })
     .catch(fatal)
     .finally(() => { state.prefetching = null; });
@@ -126,6 +129,7 @@ function finish(job, outcome) {
   state.outbox.splice(state.outbox.indexOf(job), 1);
   saveOutbox();
   job.outcome = outcome;
+  if (outcome === "saved") state.saved.add(job.itemId);
 }
 
 /** Send the outbox in order; one loop at a time. */
@@ -417,6 +421,7 @@ async function undo() {
     }
     state.history.pop();
     setCount(state.done - 1);
+    state.saved.delete(job.itemId);
     putBack();
     const entry = last.entry;
     entry.restored = restored;
