@@ -105,7 +105,7 @@ class _Situation:
 def _situation(item: Item, user, now) -> _Situation:
     with connection.cursor() as cur:
         prepared.execute(cur, _SITUATION_SQL, {"item": item.pk, "user": user.pk,
-                                               "now": connection.ops.adapt_datetimefield_value(now)})
+                                               "now": rows.moment(now)})
         annotated, own_lease, live_leases, feedback = cur.fetchone()
     return _Situation(bool(annotated), bool(own_lease), int(live_leases), bool(feedback))
 
@@ -126,7 +126,7 @@ def submit_locked(user, item: Item, submission: Submission) -> Annotation:
     ))
     # The assignment ends, the audit event, and the item's count: one round trip.
     state = LeaseState.SKIPPED if submission.skip else LeaseState.SUBMITTED
-    at = connection.ops.adapt_datetimefield_value(now)
+    at = rows.moment(now)
     rows.execute_all([
         (_CLOSE_SQL, [item.project_id, item.pk, user.pk, state.value, at, at, at]),
         trail.statement("annotation.skipped" if submission.skip else "annotation.submitted", user=user,

@@ -9,6 +9,7 @@ writes. No model signals are sent: use these only for models nothing listens to.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -39,11 +40,16 @@ def _update_sql(model: type[Model], names: tuple[str, ...]) -> tuple[str, tuple]
     return f"UPDATE {q(meta.db_table)} SET {sets} WHERE {q(meta.pk.column)} = %s", fields
 
 
+def insert_statement(obj: Model, *, returning: bool = False) -> tuple[str, list]:
+    """`insert` as a statement and its parameters, for `execute_all` (the row's key is not read back)."""
+    sql, fields = _insert_sql(type(obj), returning)
+    return sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
 def insert(obj: Model) -> Model:
     """INSERT a new instance (its primary key from the database) and mark it saved."""
     returning = connection.features.can_return_columns_from_insert
-    sql, fields = _insert_sql(type(obj), returning)
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    sql, params = insert_statement(obj, returning=returning)
     with connection.cursor() as cur:
         cur.execute(sql, params)
         obj.pk = cur.fetchone()[0] if returning else cur.lastrowid
@@ -90,6 +96,11 @@ def exists(model: type[Model], **equal) -> bool:
     with connection.cursor() as cur:
         prepared.execute(cur, sql, params)
         return bool(cur.fetchone()[0])
+
+
+def moment(value: datetime):
+    """A time as a parameter of a plain statement, written as the ORM writes it (SQLite: UTC text)."""
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def _converters(model: type[Model], name: str) -> tuple[Any, list]:

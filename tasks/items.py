@@ -36,8 +36,9 @@ def ask_for_more(item: Item, *, priority: float, reason: str) -> None:
     Call holding its row lock (its status stays: it is still waiting)."""
     item.needed = item.annotation_count + 1
     item.priority = priority
-    rows.update(item, ("needed", "priority"))
-    trail.record("item.more_annotations", project=item.project_id, item=item, needed=item.needed, reason=reason)
+    rows.execute_all([rows.update_statement(item, ("needed", "priority")),
+                      trail.statement("item.more_annotations", project=item.project_id, item=item,
+                                      needed=item.needed, reason=reason)])
 
 
 def decide(item: Item, value: Any, *, user, reason: str) -> None:
@@ -113,8 +114,8 @@ def reopen_after_retired(item: Item, *, reason: str, user=None) -> bool:
     if life is None:
         return False
     _apply(item, life)
-    rows.update(item, _FIELDS)
-    trail.record("item.reopened", user=user, project=item.project_id, item=item, reason=reason)
+    rows.execute_all([rows.update_statement(item, _FIELDS),
+                      trail.statement("item.reopened", user=user, project=item.project_id, item=item, reason=reason)])
     return True
 
 

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from common import prepared
-from common.rows import converted
+from common.rows import converted, moment
 from tasks import standing
 from tasks.access import ITEM_COLUMNS
 from tasks.models import LABELABLE, Assignment, Item, LeaseState, Project, StandingState
@@ -123,21 +123,16 @@ def _first(sql: str, params: dict, exclude: list[int], **parts: str) -> int | No
     return row[0] if row else None
 
 
-def _ts(moment: datetime):
-    """A time as a parameter of the plain statements here, written as the ORM writes it (SQLite: UTC text)."""
-    return connection.ops.adapt_datetimefield_value(moment)
-
-
 def _candidate(project: Project, user, now: datetime, exclude: list[int]) -> int | None:
     """Whether any item is open to the caller, locked or not: the id of the first, or None."""
-    return _first(_CANDIDATE_SQL, {"project": project.pk, "user": user.pk, "now": _ts(now)}, exclude,
+    return _first(_CANDIDATE_SQL, {"project": project.pk, "user": user.pk, "now": moment(now)}, exclude,
                   columns="i.id", lock="")
 
 
 def _locked_candidate(project: Project, user, now: datetime, exclude: list[int]) -> Item | None:
     """The first item the caller may take, locked (skipping rows others hold), read whole."""
     lock = "FOR UPDATE OF i SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    params = {"project": project.pk, "user": user.pk, "now": _ts(now)}
+    params = {"project": project.pk, "user": user.pk, "now": moment(now)}
     row = _row(_bind(_CANDIDATE_SQL, params, exclude, columns=ITEM_COLUMNS.sql, lock=lock), params)
     return None if row is None else ITEM_COLUMNS.load(row)
 
@@ -145,8 +140,8 @@ def _locked_candidate(project: Project, user, now: datetime, exclude: list[int])
 def _take(item_id: int, user, now: datetime, expires: datetime) -> bool:
     """Lease the locked item to the caller if it is still open to them (see `_TAKE_SQL`)."""
     with connection.cursor() as cur:
-        prepared.execute(cur, _TAKE_SQL, {"item": item_id, "user": user.pk, "now": _ts(now), "expires": _ts(expires)},
-                         _TYPES)
+        params = {"item": item_id, "user": user.pk, "now": moment(now), "expires": moment(expires)}
+        prepared.execute(cur, _TAKE_SQL, params, _TYPES)
         return cur.rowcount == 1
 
 
@@ -156,7 +151,7 @@ def _gold(project: Project, user, exclude: list[int]) -> int | None:
 
 def _held(project: Project, user, now: datetime, exclude: list[int]) -> Lease | None:
     """The caller's open lease (see `_HELD_SQL`), if any."""
-    params = {"project": project.pk, "user": user.pk, "now": _ts(now)}
+    params = {"project": project.pk, "user": user.pk, "now": moment(now)}
     row = _row(_bind(_HELD_SQL, params, exclude), params)
     if row is None:
         return None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import Role, User
@@ -28,6 +29,13 @@ def _fast_password_hashing(settings):
 
 def make_user(username: str, role: str, **extra) -> User:
     return User.objects.create_user(username=username, password=PASSWORD, role=role, **extra)
+
+
+def browser(user) -> Client:
+    """A browser session logged in as `user` (Django's test client, for the pages)."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

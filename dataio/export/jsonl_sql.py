@@ -136,6 +136,19 @@ def _record(questions: Sequence[str]) -> tuple[str, list]:
         ("created_at", _time("i.created_at")), more=answers), params
 
 
+# The JSON texts (`json`, alias `{a}` of `table`, `u` its user) of the chunk's items' rows of a table, joined
+# by commas per item in id order. Parameter: the project.
+_PER_ITEM = """
+    SELECT item_id, string_agg(json, ',') AS json FROM (
+        SELECT {a}.item_id, {json} AS json
+        FROM {table} {a} LEFT JOIN accounts_user u ON u.id = {a}.{user}
+        WHERE {a}.project_id = %s AND {a}.item_id BETWEEN (SELECT min(id) FROM i) AND (SELECT max(id) FROM i)
+        ORDER BY {a}.item_id, {a}.id) AS {a}
+    GROUP BY item_id"""
+
+_ANNOTATIONS = _PER_ITEM.format(a="a", table="annotations_annotation", user="user_id", json=_ANNOTATION)
+_REVIEWS = _PER_ITEM.format(a="r", table="annotations_reviewdecision", user="reviewer_id", json=_REVIEW)
+
 # "tasks_item.id > {after}": past an id, or from the selection's first id on. Starting from 0, the
 # primary key's range scan that PostgreSQL picks would first pass (and filter out) every item of
 # the projects created before this one. Parameters: the id twice, then the selection's.
@@ -154,20 +167,8 @@ WITH i AS MATERIALIZED (
            tasks_item.prediction, tasks_item.review_reason, tasks_item.needed, tasks_item.created_at
     FROM tasks_item WHERE {where} AND tasks_item.id <= %s AND tasks_item.id > {after}
     ORDER BY tasks_item.id LIMIT %s
-), an AS (
-    SELECT item_id, string_agg(json, ',') AS json FROM (
-        SELECT a.item_id, {annotation} AS json
-        FROM annotations_annotation a LEFT JOIN accounts_user u ON u.id = a.user_id
-        WHERE a.project_id = %s AND a.item_id BETWEEN (SELECT min(id) FROM i) AND (SELECT max(id) FROM i)
-        ORDER BY a.item_id, a.id) AS a
-    GROUP BY item_id
-), re AS (
-    SELECT item_id, string_agg(json, ',') AS json FROM (
-        SELECT r.item_id, {review} AS json
-        FROM annotations_reviewdecision r LEFT JOIN accounts_user u ON u.id = r.reviewer_id
-        WHERE r.project_id = %s AND r.item_id BETWEEN (SELECT min(id) FROM i) AND (SELECT max(id) FROM i)
-        ORDER BY r.item_id, r.id) AS r
-    GROUP BY item_id
+), an AS ({annotations}
+), re AS ({reviews}
 )
 SELECT count(*), max(i.id), string_agg({record}, %s ORDER BY i.id)
 FROM i LEFT JOIN an ON an.item_id = i.id LEFT JOIN re ON re.item_id = i.id
@@ -201,7 +202,7 @@ class _Query:
         items = selected_items(project, filters)
         where, where_params = items.query.get_compiler(using=items.db).compile(items.query.where)
         record, record_params = _record(questions)
-        sql = _QUERY.format(where=where, after=_AFTER.format(where=where), annotation=_ANNOTATION, review=_REVIEW,
+        sql = _QUERY.format(where=where, after=_AFTER.format(where=where), annotations=_ANNOTATIONS, reviews=_REVIEWS,
                             record=record)
         return cls(where, tuple(where_params), sql, tuple(record_params), project.pk, separator)
 

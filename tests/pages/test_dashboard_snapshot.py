@@ -2,20 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from annotations import stats_snapshot
 from annotations.models import Annotation
 from tasks.models import Item
-from tests.conftest import make_items
+from tests.conftest import browser, make_items
 
 pytestmark = pytest.mark.django_db
-
-
-def browser(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -3,20 +3,14 @@ the default deadline; a bad field shows its error and nothing is saved."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from decisions.models import DecisionRules
+from tests.conftest import browser
 
 pytestmark = pytest.mark.django_db
 
 FORM = {"threshold-pos": "0.97", "threshold-neg": "", "fallback": "escalate", "default_deadline_seconds": "600",
         "field_rules": '[{"field": "amount", "op": ">", "value": 1000, "then": "human"}]'}
-
-
-def browser(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_admin_sets_the_decision_rules(admin, project):

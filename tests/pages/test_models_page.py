@@ -11,15 +11,9 @@ from django.utils import timezone
 
 from models_registry.models import LabelIssue, ModelVersion
 from tasks.models import Item, Job, JobState
-from tests.conftest import make_items, make_project
+from tests.conftest import browser, make_items, make_project
 
 pytestmark = pytest.mark.django_db
-
-
-def browser(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def scores(accuracy: float, macro_f1: float, ece: float = 0.05) -> dict:

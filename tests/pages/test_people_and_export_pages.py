@@ -4,20 +4,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from accounts import services as account_services
 from tasks.models import Assignment, Item, LeaseState
-from tests.conftest import make_items, make_user
+from tests.conftest import browser, make_items, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def browser(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_members_page_lists_members_with_roles_and_offers_the_others(admin, project, outsider):

@@ -2,17 +2,11 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from tasks.models import Membership, Project
+from tests.conftest import browser
 
 pytestmark = pytest.mark.django_db
-
-
-def browser(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 FORM = {"name": "Tweets", "task_type": "classification", "labels": ["pos", "neg", "neutral"],

@@ -6,15 +6,9 @@ from django.test import Client
 
 from annotations.models import Annotation
 from tasks.models import FinalSource, Item, ItemStatus, ReviewReason
-from tests.conftest import make_items
+from tests.conftest import browser, make_items
 
 pytestmark = pytest.mark.django_db
-
-
-def browser(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -2,15 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
+
+from tests.conftest import browser
 
 pytestmark = pytest.mark.django_db
-
-
-def browser(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_admin_changes_thresholds_on_the_settings_page(admin, project):
