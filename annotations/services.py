@@ -72,7 +72,9 @@ def submit_annotation(user, item_id: int, submission: Submission) -> Annotation:
 
 # What a submission needs to know about the item beyond its row, read in one statement after its lock is
 # held (so it sees everything committed before): the caller's annotation, the caller's live lease, the
-# live leases on it, and feedback that an answer of the caller reworks (`rework.mark_reworked`).
+# live leases on it, feedback that an answer of the caller reworks (`rework.mark_reworked`), and on
+# PostgreSQL the key the annotation will have (taken from its sequence, so that its INSERT can go with the
+# other writes in one round trip; a refused submission leaves a gap in the keys, nothing else).
 _SITUATION_SQL = """
 SELECT
   EXISTS (SELECT 1 FROM annotations_annotation WHERE item_id = %(item)s AND user_id = %(user)s),
@@ -80,8 +82,10 @@ SELECT
           AND state = 'leased' AND expires_at > %(now)s),
   (SELECT COUNT(*) FROM tasks_assignment WHERE item_id = %(item)s AND state = 'leased' AND expires_at > %(now)s),
   EXISTS (SELECT 1 FROM annotations_feedback WHERE item_id = %(item)s AND reworked_at IS NULL
-          AND (rework_by_id = %(user)s OR rework_by_id IS NULL))
+          AND (rework_by_id = %(user)s OR rework_by_id IS NULL)),
+  {key}
 """
+_NEXT_KEY = {"postgresql": "nextval(pg_get_serial_sequence('annotations_annotation', 'id'))"}
 
 
 # The caller's assignment row of the item ends (one row per item and user; one is made for an answer
@@ -100,14 +104,15 @@ class _Situation:
     own_lease: bool  # the caller holds a live lease on it
     live_leases: int  # everyone's live leases on it
     feedback: bool  # feedback waits for an answer of the caller
+    key: int | None  # the annotation's primary key, where the database hands it out beforehand
 
 
 def _situation(item: Item, user, now) -> _Situation:
+    sql = _SITUATION_SQL.format(key=_NEXT_KEY.get(connection.vendor, "NULL"))
     with connection.cursor() as cur:
-        prepared.execute(cur, _SITUATION_SQL, {"item": item.pk, "user": user.pk,
-                                               "now": rows.moment(now)})
-        annotated, own_lease, live_leases, feedback = cur.fetchone()
-    return _Situation(bool(annotated), bool(own_lease), int(live_leases), bool(feedback))
+        prepared.execute(cur, sql, {"item": item.pk, "user": user.pk, "now": rows.moment(now)})
+        annotated, own_lease, live_leases, feedback, key = cur.fetchone()
+    return _Situation(bool(annotated), bool(own_lease), int(live_leases), bool(feedback), key)
 
 
 def submit_locked(user, item: Item, submission: Submission) -> Annotation:
@@ -120,30 +125,34 @@ def submit_locked(user, item: Item, submission: Submission) -> Annotation:
         raise AlreadyAnnotated()
     if not submission.skip and not _has_place(item, situation):
         raise NoLongerNeeded()
-    annotation = rows.insert(Annotation(
-        project_id=item.project_id, item=item, user=user, value=value,
-        skipped=submission.skip, lead_time=submission.lead_time,
-    ))
-    # The assignment ends, the audit event, and the item's count: one round trip.
+    annotation = Annotation(pk=situation.key, project_id=item.project_id, item=item, user=user, value=value,
+                            skipped=submission.skip, lead_time=submission.lead_time)
+    if situation.key is None:
+        rows.insert(annotation)
+    # The annotation (where its key is known), the assignment ends, the audit event, the item's count and, where
+    # this answer settles the item, its final state: sent together, with the read that follows them
+    # (`rows.together`).
     state = LeaseState.SKIPPED if submission.skip else LeaseState.SUBMITTED
     at = rows.moment(now)
-    rows.execute_all([
-        (_CLOSE_SQL, [item.project_id, item.pk, user.pk, state.value, at, at, at]),
-        trail.statement("annotation.skipped" if submission.skip else "annotation.submitted", user=user,
-                        project=item.project_id, item=item, annotation=annotation.pk, value=value,
-                        lead_time=submission.lead_time),
-        *([] if submission.skip else [(_COUNT_SQL, [item.pk])]),
-    ])
-    if not submission.skip and situation.feedback:
-        rework.mark_reworked(item, user, now)  # the reviewer's feedback on this item is answered
-    if item.gold is not None and not submission.skip:
-        annotation.gold_result = quality.score_gold(item, user, value)
-    if not submission.skip:
-        item.annotation_count += 1
-        if item.status in LABELABLE and item.annotation_count >= item.needed:
-            # The count is of the item's non-skipped annotations: at one, this value is all of them.
-            settle(item, [_as_stored(value)] if item.annotation_count == 1 else None)
-        guards.check(item.project, user, now)
+    with rows.together():
+        rows.execute_all([
+            *([] if situation.key is None else [rows.insert_statement(annotation)]),
+            (_CLOSE_SQL, [item.project_id, item.pk, user.pk, state.value, at, at, at]),
+            trail.statement("annotation.skipped" if submission.skip else "annotation.submitted", user=user,
+                            project=item.project_id, item=item, annotation=annotation.pk, value=value,
+                            lead_time=submission.lead_time),
+            *([] if submission.skip else [(_COUNT_SQL, [item.pk])]),
+        ])
+        if not submission.skip and situation.feedback:
+            rework.mark_reworked(item, user, now)  # the reviewer's feedback on this item is answered
+        if item.gold is not None and not submission.skip:
+            annotation.gold_result = quality.score_gold(item, user, value)
+        if not submission.skip:
+            item.annotation_count += 1
+            if item.status in LABELABLE and item.annotation_count >= item.needed:
+                # The count is of the item's non-skipped annotations: at one, this value is all of them.
+                settle(item, [_as_stored(value)] if item.annotation_count == 1 else None)
+            guards.check(item.project, user, now)
     return annotation
 
 

@@ -19,13 +19,17 @@ from django.db import connection
 _PARAM = re.compile(r"%\((\w+)\)s")
 
 
-def execute(cursor, sql: str, params: Mapping, types: Mapping[str, str] | None = None) -> None:
+def execute(cursor, sql: str, params: Mapping, types: Mapping[str, str] | None = None, *,
+            before: str = "") -> None:
     """`cursor.execute(sql, params)`, prepared where the connection supports it. `types` names the SQL type of
-    parameters PostgreSQL cannot infer from their place (e.g. a value in an `INSERT … SELECT` list)."""
+    parameters PostgreSQL cannot infer from their place (e.g. a value in an `INSERT … SELECT` list). `before` is
+    a PostgreSQL command without parameters (e.g. a `SET LOCAL`) sent ahead of the statement in the same round
+    trip; other databases skip it."""
     prepared = getattr(connection, "prepared_statements", None)
     if prepared is None:
         cursor.execute(sql, params)
         return
+    before = f"{before}; " if before else ""
     names = list(dict.fromkeys(_PARAM.findall(sql)))
     name = "hitl_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
     if name not in prepared:
@@ -34,6 +38,6 @@ def execute(cursor, sql: str, params: Mapping, types: Mapping[str, str] | None =
         cursor.execute(f"PREPARE {name} ({declared}) AS {body}" if names else f"PREPARE {name} AS {body}")
         prepared.add(name)
     if names:
-        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(names))})", [params[n] for n in names])
+        cursor.execute(f"{before}EXECUTE {name} ({', '.join(['%s'] * len(names))})", [params[n] for n in names])
     else:
-        cursor.execute(f"EXECUTE {name}")
+        cursor.execute(f"{before}EXECUTE {name}")

@@ -72,6 +72,12 @@ LIMIT 1
 # The parameters' types where PostgreSQL cannot infer them when preparing (the values of `_TAKE_SQL`'s SELECT list).
 _TYPES = {"user": "bigint", "now": "timestamptz", "expires": "timestamptz", "exclude": "bigint[]"}
 
+# A lease is not something the caller submitted: its transaction need not wait for the WAL to reach the disk.
+# Should PostgreSQL crash within the moment before it does, the lease is lost (the item may go to someone
+# else; the caller's answer is still taken while the item has room, see `annotations.services`), never an
+# answer: submissions commit durably. Sent with the transaction's first statement (`_held`).
+_LEASE_COMMIT = "SET LOCAL synchronous_commit TO OFF"
+
 # How often a caller who finds only locked items looks again before giving up.
 _MAX_WAITS = 20
 
@@ -111,9 +117,9 @@ def _bind(sql: str, params: dict, exclude: list[int], **parts: str) -> str:
     return sql.format(exclude=excl, **parts)
 
 
-def _row(sql: str, params: dict) -> tuple | None:
+def _row(sql: str, params: dict, before: str = "") -> tuple | None:
     with connection.cursor() as cur:
-        prepared.execute(cur, sql, params, _TYPES)
+        prepared.execute(cur, sql, params, _TYPES, before=before)
         return cur.fetchone()
 
 
@@ -150,9 +156,9 @@ def _gold(project: Project, user, exclude: list[int]) -> int | None:
 
 
 def _held(project: Project, user, now: datetime, exclude: list[int]) -> Lease | None:
-    """The caller's open lease (see `_HELD_SQL`), if any."""
+    """The caller's open lease (see `_HELD_SQL`), if any. The first statement of `next_item`'s transaction."""
     params = {"project": project.pk, "user": user.pk, "now": moment(now)}
-    row = _row(_bind(_HELD_SQL, params, exclude), params)
+    row = _row(_bind(_HELD_SQL, params, exclude), params, before=_LEASE_COMMIT)
     if row is None:
         return None
     return Lease(item=ITEM_COLUMNS.load(row[:-1]), expires_at=converted(Assignment, "expires_at", row[-1]),

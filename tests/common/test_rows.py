@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from annotations.models import Annotation
 from common import rows
@@ -42,3 +44,59 @@ def test_exists_matches_plain_equality(admin):
     Webhook.objects.create(project=project, url="https://hooks.example.com/x", secret="s" * 32, active=False)
     assert not rows.exists(Webhook, project_id=project.pk, active=True)
     assert rows.exists(Webhook, project_id=project.pk, active=False)
+
+
+def _priority_update(item, priority):
+    item.priority = priority
+    return rows.update_statement(item, ("priority",))
+
+
+def test_together_sends_waiting_writes_with_the_next_statement_which_sees_them(admin):
+    project = make_project(admin)
+    first, second = make_items(project, 2)
+    with CaptureQueriesContext(connection) as ctx, rows.together():
+        rows.execute_all([_priority_update(first, 0.25)])
+        rows.execute_all([_priority_update(second, 0.5)])
+        assert len(ctx.captured_queries) == 0  # nothing sent yet
+        with connection.cursor() as cur:
+            cur.execute("SELECT priority FROM tasks_item WHERE id IN (%s, %s) ORDER BY id", [first.pk, second.pk])
+            assert [p for (p,) in cur.fetchall()] == [0.25, 0.5]  # the read sees both writes
+    assert len(ctx.captured_queries) == 1  # one round trip for the two writes and the read
+
+
+def test_together_sends_what_still_waits_when_the_block_ends(admin):
+    project = make_project(admin)
+    item = make_items(project, 1)[0]
+    with rows.together():
+        rows.execute_all([_priority_update(item, 0.75)])
+    assert type(item).objects.get(pk=item.pk).priority == 0.75
+
+
+def test_together_sends_the_writes_when_the_block_ends_with_an_error_of_the_application(admin):
+    # As if they had been sent at once: the caller's transaction decides what becomes of them.
+    project = make_project(admin)
+    item = make_items(project, 1)[0]
+    with pytest.raises(ValueError), rows.together():
+        rows.execute_all([_priority_update(item, 0.75)])
+        raise ValueError("refused")
+    assert type(item).objects.get(pk=item.pk).priority == 0.75
+
+
+def test_together_sends_the_writes_first_where_a_statement_cannot_share_their_round_trip(admin):
+    project = make_project(admin)
+    item = make_items(project, 1)[0]
+    with rows.together():
+        rows.execute_all([_priority_update(item, 0.5)])
+        with connection.cursor() as cur:  # named parameters: not mixed with the writes' positional ones
+            cur.execute("SELECT priority FROM tasks_item WHERE id = %(id)s", {"id": item.pk})
+            assert cur.fetchone() == (0.5,)
+
+
+def test_an_inner_together_block_joins_the_outer_one(admin):
+    project = make_project(admin)
+    item = make_items(project, 1)[0]
+    with CaptureQueriesContext(connection) as ctx, rows.together():
+        with rows.together():
+            rows.execute_all([_priority_update(item, 0.5)])
+        assert len(ctx.captured_queries) == 0  # still waiting for the outer block
+    assert len(ctx.captured_queries) == 1 and type(item).objects.get(pk=item.pk).priority == 0.5

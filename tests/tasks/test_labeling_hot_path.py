@@ -24,10 +24,11 @@ pytestmark = pytest.mark.django_db
 # next: token+user, project+membership+standing, the caller's open lease, the candidate (locked), the lease
 # (re-check and write in one), the rework feedback look-up.
 NEXT_QUERIES = 6
-# submit: token+user, the locked item+project+membership, the item's situation, the annotation, then the
-# assignment, the audit event and the count in one round trip; settling: the item's update with its audit event
-# in one, and the webhooks' look-up. (Before issue 20: 13 for next and 21 for a submission.)
-SUBMIT_QUERIES = 7
+# submit: token+user, the locked item+project+membership, the item's situation (with the annotation's key), then
+# in one round trip the annotation, the assignment, the audit event, the count, the settled item's update with
+# its audit event, and the webhooks' look-up (`common.rows.together`). (Before issue 20: 13 for next and 21 for
+# a submission.)
+SUBMIT_QUERIES = 4
 # After the commit of a human final value, its listeners: the item's pending decision, if any (the retraining
 # trigger reads the project the submission locked; before issue 20: the project and the project's decisions).
 AFTER_COMMIT_QUERIES = 1
@@ -68,12 +69,12 @@ def test_next_and_submit_take_a_fixed_number_of_statements(labeling):
     for _ in range(3):
         with CaptureQueriesContext(connection) as ctx:
             taken.append(_next(client, project, taken)["item"]["id"])
-        assert len(ctx.captured_queries) <= NEXT_QUERIES + 2, [q["sql"][:120] for q in ctx.captured_queries]
+        assert len(ctx.captured_queries) == NEXT_QUERIES + 2, [q["sql"][:120] for q in ctx.captured_queries]
         sent += ctx.captured_queries
     for item_id in taken[1:]:
         with CaptureQueriesContext(connection) as ctx:
             _submit(client, item_id)
-        assert len(ctx.captured_queries) <= SUBMIT_QUERIES + 2, [q["sql"][:120] for q in ctx.captured_queries]
+        assert len(ctx.captured_queries) == SUBMIT_QUERIES + 2, [q["sql"][:120] for q in ctx.captured_queries]
         sent += ctx.captured_queries
     assert Annotation.objects.filter(project=project).count() == 5
     assert not [q for q in sent if q["sql"].startswith("PREPARE")]  # once per connection, not per request
@@ -90,7 +91,7 @@ def test_the_listeners_of_a_settled_item_add_one_look_up(labeling, django_captur
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             r = client.post(f"/api/items/{item_id}/annotations/", {"value": {"label": "pos"}}, format="json")
     assert r.status_code == 201 and callbacks, r.content
-    assert len(ctx.captured_queries) <= SUBMIT_QUERIES + 2 + AFTER_COMMIT_QUERIES, [
+    assert len(ctx.captured_queries) == SUBMIT_QUERIES + 2 + AFTER_COMMIT_QUERIES, [
         q["sql"][:120] for q in ctx.captured_queries]
 
 
