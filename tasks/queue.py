@@ -75,7 +75,8 @@ _TYPES = {"user": "bigint", "now": "timestamptz", "expires": "timestamptz", "exc
 # A lease is not something the caller submitted: its transaction need not wait for the WAL to reach the disk.
 # Should PostgreSQL crash within the moment before it does, the lease is lost (the item may go to someone
 # else; the caller's answer is still taken while the item has room, see `annotations.services`), never an
-# answer: submissions commit durably. Sent with the transaction's first statement (`_held`).
+# answer: submissions commit durably. Sent with the transaction's first statement (`_held`), and only where
+# `next_item`'s transaction is the outermost one (in a caller's transaction it would cover the caller's writes).
 _LEASE_COMMIT = "SET LOCAL synchronous_commit TO OFF"
 
 # How often a caller who finds only locked items looks again before giving up.
@@ -155,10 +156,10 @@ def _gold(project: Project, user, exclude: list[int]) -> int | None:
     return _first(_GOLD_SQL, {"project": project.pk, "user": user.pk}, exclude)
 
 
-def _held(project: Project, user, now: datetime, exclude: list[int]) -> Lease | None:
+def _held(project: Project, user, now: datetime, exclude: list[int], before: str) -> Lease | None:
     """The caller's open lease (see `_HELD_SQL`), if any. The first statement of `next_item`'s transaction."""
     params = {"project": project.pk, "user": user.pk, "now": moment(now)}
-    row = _row(_bind(_HELD_SQL, params, exclude), params, before=_LEASE_COMMIT)
+    row = _row(_bind(_HELD_SQL, params, exclude), params, before=before)
     if row is None:
         return None
     return Lease(item=ITEM_COLUMNS.load(row[:-1]), expires_at=converted(Assignment, "expires_at", row[-1]),
@@ -176,8 +177,9 @@ def next_item(project: Project, user, *, exclude: list[int] | None = None, max_t
     now = timezone.now()
     expires = now + timedelta(seconds=project.lease_seconds)
     gate = standing.gate(project, user, now)  # 403 (Paused) for a paused annotator
+    before = "" if connection.in_atomic_block else _LEASE_COMMIT
     with transaction.atomic():
-        held = _held(project, user, now, exclude)
+        held = _held(project, user, now, exclude, before)
         if held is not None:
             return held
         if gate == standing.Gate.QUIZ:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -15,6 +15,8 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from annotations.models import Annotation, Feedback
 from annotations.rework import reject
+from annotations.services import Submission, submit_annotation
+from tasks import queue
 from tasks.models import Assignment, LeaseState, Standing, StandingState
 from tests.conftest import make_items, make_project, make_user
 
@@ -151,3 +153,20 @@ def test_a_rework_answer_marks_the_feedback_and_an_ordinary_one_leaves_it(labeli
     feedback.refresh_from_db()
     assert feedback.reworked_at is not None
     assert Feedback.objects.filter(reworked_at__isnull=True).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lease_commits_without_waiting_for_the_disk_and_an_answer_waits(admin, annotator):
+    # A lease lost to a crash of PostgreSQL costs a re-lease; an answer must never be lost.
+    project = make_project(admin, [annotator], gold_rate=0.0)
+    make_items(project, 3)
+    with CaptureQueriesContext(connection) as ctx:
+        lease = queue.next_item(project, annotator)
+    assert lease is not None
+    assert [q for q in ctx.captured_queries if q["sql"].startswith("SET LOCAL synchronous_commit TO OFF;")]
+    with CaptureQueriesContext(connection) as ctx:
+        submit_annotation(annotator, lease.item.pk, Submission(value={"label": "pos"}))
+    assert not [q for q in ctx.captured_queries if "synchronous_commit" in q["sql"]]
+    with CaptureQueriesContext(connection) as ctx, transaction.atomic():
+        queue.next_item(project, annotator)  # inside a caller's transaction: the caller's writes stay durable
+    assert not [q for q in ctx.captured_queries if "synchronous_commit" in q["sql"]]
