@@ -170,3 +170,12 @@ def test_a_lease_commits_without_waiting_for_the_disk_and_an_answer_waits(admin,
     with CaptureQueriesContext(connection) as ctx, transaction.atomic():
         queue.next_item(project, annotator)  # inside a caller's transaction: the caller's writes stay durable
     assert not [q for q in ctx.captured_queries if "synchronous_commit" in q["sql"]]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="vacuum settings are PostgreSQL's")
+def test_the_item_table_is_vacuumed_after_thousands_of_changes_not_a_fifth_of_it():
+    # Settled items leave dead entries at the head of the queue's index until a vacuum (tasks/0017).
+    with connection.cursor() as cur:
+        cur.execute("SELECT reloptions FROM pg_class WHERE relname = 'tasks_item'")
+        options = set(cur.fetchone()[0])
+    assert {"autovacuum_vacuum_scale_factor=0.005", "autovacuum_vacuum_threshold=2000"} <= options
