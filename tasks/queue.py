@@ -69,6 +69,15 @@ ORDER BY a.leased_at, a.id
 LIMIT 1
 """
 
+# `_HELD_SQL`, else the first item the caller may take, locked (`_CANDIDATE_SQL`): one statement, one round
+# trip. The second part runs only when the first finds nothing (a query reads a WITH part only as far as it
+# needs rows from it), so a resumed lease locks no other item. Its last column is NULL.
+_HELD_OR_OPEN_SQL = f"""
+WITH held AS MATERIALIZED ({_HELD_SQL}),
+open_item AS MATERIALIZED ({_CANDIDATE_SQL})
+SELECT * FROM held UNION ALL SELECT * FROM open_item LIMIT 1
+"""
+
 # The parameters' types where PostgreSQL cannot infer them when preparing (the values of `_TAKE_SQL`'s SELECT list).
 _TYPES = {"user": "bigint", "now": "timestamptz", "expires": "timestamptz", "exclude": "bigint[]"}
 
@@ -136,11 +145,14 @@ def _candidate(project: Project, user, now: datetime, exclude: list[int]) -> int
                   columns="i.id", lock="")
 
 
+def _lock() -> str:
+    return "FOR UPDATE OF i SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+
+
 def _locked_candidate(project: Project, user, now: datetime, exclude: list[int]) -> Item | None:
     """The first item the caller may take, locked (skipping rows others hold), read whole."""
-    lock = "FOR UPDATE OF i SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     params = {"project": project.pk, "user": user.pk, "now": moment(now)}
-    row = _row(_bind(_CANDIDATE_SQL, params, exclude, columns=ITEM_COLUMNS.sql, lock=lock), params)
+    row = _row(_bind(_CANDIDATE_SQL, params, exclude, columns=ITEM_COLUMNS.sql, lock=_lock()), params)
     return None if row is None else ITEM_COLUMNS.load(row)
 
 
@@ -156,14 +168,20 @@ def _gold(project: Project, user, exclude: list[int]) -> int | None:
     return _first(_GOLD_SQL, {"project": project.pk, "user": user.pk}, exclude)
 
 
-def _held(project: Project, user, now: datetime, exclude: list[int], before: str) -> Lease | None:
-    """The caller's open lease (see `_HELD_SQL`), if any. The first statement of `next_item`'s transaction."""
+def _held(project: Project, user, now: datetime, exclude: list[int], before: str, *,
+          or_open: bool) -> tuple[Lease | None, Item | None]:
+    """The caller's open lease (see `_HELD_SQL`), if any; with `or_open`, when there is none, the first item the
+    caller may take, locked (`_HELD_OR_OPEN_SQL`). The first statement of `next_item`'s transaction."""
     params = {"project": project.pk, "user": user.pk, "now": moment(now)}
-    row = _row(_bind(_HELD_SQL, params, exclude), params, before=before)
+    sql = _HELD_OR_OPEN_SQL if or_open else _HELD_SQL
+    row = _row(_bind(sql, params, exclude, columns=f"{ITEM_COLUMNS.sql}, CAST(NULL AS timestamptz)", lock=_lock()),
+               params, before=before)
     if row is None:
-        return None
+        return None, None
+    if row[-1] is None:
+        return None, ITEM_COLUMNS.load(row[:-1])
     return Lease(item=ITEM_COLUMNS.load(row[:-1]), expires_at=converted(Assignment, "expires_at", row[-1]),
-                 resumed=True)
+                 resumed=True), None
 
 
 def next_item(project: Project, user, *, exclude: list[int] | None = None, max_tries: int = 20) -> Lease | None:
@@ -178,8 +196,11 @@ def next_item(project: Project, user, *, exclude: list[int] | None = None, max_t
     expires = now + timedelta(seconds=project.lease_seconds)
     gate = standing.gate(project, user, now)  # 403 (Paused) for a paused annotator
     before = "" if connection.in_atomic_block else _LEASE_COMMIT
+    wants_gold = bool(project.gold_rate) and random.random() < project.gold_rate
+    # Without a quiz or gold to serve first, the caller's open lease and the first open item are one look-up.
+    plain = gate != standing.Gate.QUIZ and not wants_gold
     with transaction.atomic():
-        held = _held(project, user, now, exclude, before)
+        held, item = _held(project, user, now, exclude, before, or_open=plain)
         if held is not None:
             return held
         if gate == standing.Gate.QUIZ:
@@ -192,26 +213,28 @@ def next_item(project: Project, user, *, exclude: list[int] | None = None, max_t
                 return None  # the last quiz items are on the caller's screen, not answered yet
             if standing.quiz_ran_out(project, user).state != StandingState.ACTIVE:
                 standing.gate(project, user, now)  # raises: the quiz was failed
-        if project.gold_rate and random.random() < project.gold_rate:
+        if wants_gold:
             gold_id = _gold(project, user, exclude)
             if gold_id is not None:
                 return _lease(project, user, gold_id, now, expires)
+        if not plain:
+            item = _locked_candidate(project, user, now, exclude)
         skipped: list[int] = []
         waits = 0
         for _ in range(max_tries + _MAX_WAITS):
-            item = _locked_candidate(project, user, now, exclude + skipped)
             if item is None:
                 # Everything left may only be locked for an instant by other callers' leases;
                 # "nothing left" must mean nothing, so look again without skipping them.
                 if waits < _MAX_WAITS and _candidate(project, user, now, exclude + skipped):
                     waits += 1
                     time.sleep(0.005 * waits)
+                    item = _locked_candidate(project, user, now, exclude + skipped)
                     continue
                 return None
-            if not _take(item.pk, user, now, expires):
-                skipped.append(item.pk)  # lost a race for its last place; take the next one
-                continue
-            return Lease(item=item, expires_at=expires, resumed=False)
+            if _take(item.pk, user, now, expires):
+                return Lease(item=item, expires_at=expires, resumed=False)
+            skipped.append(item.pk)  # lost a race for its last place; take the next one
+            item = _locked_candidate(project, user, now, exclude + skipped)
     return None
 
 

@@ -23,9 +23,9 @@ from tests.conftest import make_items, make_project, make_user
 pytestmark = pytest.mark.django_db
 
 # Statements sent (the test's transaction turns the request's BEGIN/COMMIT into a savepoint pair, not counted here).
-# next: token+user, project+membership+standing, the caller's open lease, the candidate (locked), the lease
-# (re-check and write in one), the rework feedback look-up.
-NEXT_QUERIES = 6
+# next: token+user, project+membership+standing, the caller's open lease or else the first open item (locked) in
+# one statement, the lease (re-check and write in one), the rework feedback look-up.
+NEXT_QUERIES = 5
 # submit: token+user, the locked item+project+membership, the item's situation (with the annotation's key), then
 # in one round trip the annotation, the assignment, the audit event, the count, the settled item's update with
 # its audit event, and the webhooks' look-up (`common.rows.together`). (Before issue 20: 13 for next and 21 for

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import get_context
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Role
@@ -110,3 +110,32 @@ def test_separate_processes_over_http_never_get_the_same_item(admin, live_server
     assert sorted(handed_out) == sorted(set(handed_out))
     assert len(handed_out) == 90
     assert Annotation.objects.filter(project=project).count() == 90
+
+
+def test_a_resumed_lease_locks_no_other_item(admin, annotator):
+    # The open lease and the first open item are one statement; the second part must not run (and lock the queue's
+    # head for the rest of the transaction) when the caller already holds an item.
+    project = make_project(admin, [annotator], gold_rate=0.0)
+    make_items(project, 3)
+    held = queue.next_item(project, annotator)
+    assert held is not None and not held.resumed
+    head = project.items.exclude(pk=held.item.pk).order_by("-priority", "id").first()
+    seen = {}
+
+    def other_session():
+        try:
+            with connection.cursor() as cur:
+                cur.execute("SELECT id FROM tasks_item WHERE id = %s FOR UPDATE NOWAIT", [head.pk])
+                seen["locked by another"] = False
+        except Exception:  # could not obtain lock
+            seen["locked by another"] = True
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        again = queue.next_item(project, annotator)
+        thread = threading.Thread(target=other_session)
+        thread.start()
+        thread.join()
+    assert again is not None and again.resumed and again.item.pk == held.item.pk
+    assert seen == {"locked by another": False}
