@@ -15,11 +15,11 @@ What is measured (client-side, `time.perf_counter`):
 - import: N synthetic reviews uploaded as one `.jsonl` multipart file (or, with
   `--import-mode body`, as JSON array bodies of 20,000 records); from the first byte sent
   until the answer is 201, or until the 202's job reports `succeeded`.
-- next: 10 warm-up + 50 timed `GET /api/projects/{id}/next/?exclude=<ids leased so far>`
+- next: 20 warm-up + 200 timed `GET /api/projects/{id}/next/?exclude=<ids leased so far>`
   by one annotator. `exclude` (the API's prefetch parameter) makes each call lease a new
   item; without it the caller's open lease would simply be handed back.
-- submit: 10 warm-up + 50 timed `POST /api/items/{id}/annotations/` of those leased items.
-- loop: 10 + 50 rounds of the real annotator loop, `next` (no exclude) then `submit`.
+- submit: 20 warm-up + 200 timed `POST /api/items/{id}/annotations/` of those leased items.
+- loop: 20 + 200 rounds of the real annotator loop, `next` (no exclude) then `submit`.
 - export: `GET /api/projects/{id}/export/?format=jsonl` (and `format=json`) streamed and
   discarded, lines counted and checked against N.
 
@@ -50,7 +50,7 @@ from bench.stack import (  # noqa: E402  (the stack of processes, the HTTP clien
 )
 
 LABELS = ["pos", "neg", "neutral"]
-WARMUP, TIMED = 10, 50
+WARMUP, TIMED = 20, 200  # p50 of 200 samples: run-to-run spread of a 50-sample p50 was ~1 ms
 BODY_CHUNK = 20_000
 
 WORDS = (
