@@ -120,21 +120,18 @@ def together() -> Iterator[None]:
 
     connection.waiting_writes = waiting
     failed = False
-    try:
-        with connection.execute_wrapper(send_first):
-            try:
-                yield
-            except DatabaseError:
-                failed = True  # the transaction is lost: nothing more to send
-                raise
-            finally:
-                connection.waiting_writes = None
-                if waiting and not failed:
-                    left = list(waiting)
-                    waiting.clear()
-                    execute_all(left)
-    finally:
-        connection.waiting_writes = None
+    with connection.execute_wrapper(send_first):
+        try:
+            yield
+        except DatabaseError:
+            failed = True  # the transaction is lost (as when Django marked it for rollback): nothing to send
+            raise
+        finally:
+            connection.waiting_writes = None
+            if waiting and not failed and not connection.needs_rollback:
+                left = list(waiting)
+                waiting.clear()
+                execute_all(left)
 
 
 @lru_cache(maxsize=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from annotations.models import Annotation
@@ -100,3 +100,15 @@ def test_an_inner_together_block_joins_the_outer_one(admin):
             rows.execute_all([_priority_update(item, 0.5)])
         assert len(ctx.captured_queries) == 0  # still waiting for the outer block
     assert len(ctx.captured_queries) == 1 and type(item).objects.get(pk=item.pk).priority == 0.5
+
+
+def test_together_sends_nothing_into_a_transaction_marked_for_rollback(admin):
+    # An inner atomic block that failed leaves the transaction to be rolled back: the block's waiting writes go
+    # nowhere and the original error is the one raised.
+    project = make_project(admin)
+    item = make_items(project, 1)[0]
+    with pytest.raises(ValueError, match="inner"), transaction.atomic(), rows.together():
+        rows.execute_all([_priority_update(item, 0.75)])
+        with transaction.atomic(savepoint=False):
+            raise ValueError("inner")
+    assert type(item).objects.get(pk=item.pk).priority == 0.0
