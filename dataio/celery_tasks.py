@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from dataio.importing import run_import_job
+from dataio.importing import run_import_job, vacuum_imported
 from dataio.records import RecordError
 from tasks import jobs, text_search
 
@@ -19,6 +19,12 @@ def build_text_search(project_id: int) -> None:
     (a pre-label job, say) run between batches instead of waiting for a million items' vectors."""
     if text_search.build_step(project_id):
         build_text_search.apply_async(args=[project_id])
+
+
+@shared_task(name="dataio.vacuum_imported")
+def vacuum_after_import() -> None:
+    """The tables a large import wrote, vacuumed once it committed (`dataio.importing.vacuum_imported`)."""
+    vacuum_imported()
 
 
 @shared_task(name="dataio.text_search_sweep")

@@ -1,0 +1,58 @@
+"""A large import is vacuumed by a job once it commits: its rows' first readers (an export, `next`) no longer pay
+for checking the import's transaction on every row."""
+from __future__ import annotations
+
+import io
+
+import orjson
+import pytest
+from django.db import connection
+
+from dataio import importing
+from dataio.readers import ReadOptions, read
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="VACUUM is PostgreSQL's")
+
+
+def _import(project, n: int) -> None:
+    body = b"".join(orjson.dumps({"text": f"review {i}"}) + b"\n" for i in range(n))
+    importing.import_into(project, read(io.BytesIO(body), "items.jsonl", importing.schema_of(project), ReadOptions()))
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    calls: list[tuple[str, list]] = []
+    monkeypatch.setattr(importing.current_app, "send_task", lambda name, args: calls.append((name, args)))
+    return calls
+
+
+@pytest.mark.django_db
+def test_a_large_import_queues_the_vacuum_of_its_tables_after_commit(project, monkeypatch, sent,
+                                                                    django_capture_on_commit_callbacks):
+    monkeypatch.setattr(importing, "ANALYZE_AFTER", 20)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        _import(project, 20)
+    assert not sent  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert (importing.VACUUM_TASK, []) in sent
+
+
+@pytest.mark.django_db
+def test_a_small_import_leaves_its_tables_to_autovacuum(project, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _import(project, 20)
+    assert importing.VACUUM_TASK not in [name for name, _ in sent]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_vacuum_job_vacuums_the_tables_an_import_writes(project):
+    _import(project, 300)
+    with connection.cursor() as cur:
+        cur.execute("SELECT now()")
+        (started,) = cur.fetchone()
+        importing.vacuum_imported()
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+        cur.execute("SELECT relname FROM pg_stat_user_tables WHERE last_vacuum >= %s", [started])
+        vacuumed = {name for (name,) in cur.fetchall()}
+    assert {"tasks_item", "annotations_annotation", "tasks_assignment"} <= vacuumed
