@@ -1,5 +1,5 @@
 """Pre-labeling: the active model scores every item without a human final value, and routing
-decides where each goes. Batches of items, set-based writes, one transaction: a failure (an
+decides where each goes. Batches of items, set-based writes, all committed at the end: a failure (an
 unreachable external model, say) changes nothing.
 
 Built for a million items in about a minute with flat memory: items are read in keyset batches of
@@ -7,7 +7,8 @@ Built for a million items in about a minute with flat memory: items are read in 
 (`tasks.routing`; the lifecycle rule is asked once per distinct (status, source, band), not per
 item), and written set-based from arrays (`tasks.bulk`): the predictions with one INSERT ... ON
 CONFLICT, the items with one UPDATE by `tasks.items.write_scored`, the one writer of an item's
-status. A second thread writes batch k while batch k+1 is scored (`_Writer`).
+status. Batch k is written in another thread while batch k+1 is scored (`_Writers`); on PostgreSQL, by
+turns on two more connections, each in a transaction that commits with the job's (`_writing_connections`).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import concurrent.futures
 import json
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,10 +61,10 @@ class Outcome:
             self.bands[b] = self.bands.get(b, 0) + n
 
 
-def _report(job: Job | None, outcome: Outcome, total: int) -> None:
-    if job is not None and outcome.written < outcome.scored + outcome.unreadable:
-        outcome.written = outcome.scored + outcome.unreadable
-        jobs.report_progress(job, outcome.written, total=total)
+def _report(job: Job | None, outcome: Outcome, total: int, written: int) -> None:
+    if job is not None and outcome.written < written:
+        outcome.written = written
+        jobs.report_progress(job, written, total=total)
 
 
 def _backend(project: Project, mv: ModelVersion | None, sample: dict) -> tuple[Backend, object]:
@@ -96,6 +97,9 @@ def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int |
     """
     thresholds = routing.Thresholds.of(project)
     outcome = Outcome()
+    # Asked before the job's transaction begins: a caller's open transaction may hold rows that a second
+    # connection cannot see, and an external model's version row may be created below.
+    separate = connection.vendor == "postgresql" and not connection.in_atomic_block and project.model_backend != "http"
     with transaction.atomic():
         if job is not None and not jobs.lock_unfinished(job):
             return outcome
@@ -111,28 +115,35 @@ def prelabel(project: Project, *, user=None, job: Job | None = None, seed: int |
         total = targets(project).count()
         if job is not None:
             jobs.report_progress(job, 0, total=total)
-        now = timezone.now()
-        with _checked_per_statement(Prediction), _Writer() as writer:
-            rows = _read(project, 0)
-            while rows:
-                last_id = rows[-1][0]
-                batch = _score_batch(project, mv, backend, model, rows, thresholds, seed or 0, now)
-                del rows
-                writer.wait()  # the previous batch's write, which ran while this one was scored
-                _report(job, outcome, total)
-                rows = _read(project, last_id)
-                writer.submit(_write_batch, project, mv, batch, now)
-                outcome.add(batch)
-            writer.wait()
-            _report(job, outcome, total)
-        if project.model_backend == "http":  # its metrics on the human labels, for the models page
-            external_metrics.evaluate(project, backend, mv)
-        trail.record("items.prelabeled", user=user, project=project, model_version=mv.version,
-                     scored=outcome.scored, bands=outcome.bands)
-        if job is not None:
-            jobs.complete(job, {"scored": outcome.scored, "unreadable": outcome.unreadable,
-                                "bands": outcome.bands, "model_version": mv.version})
+        with _writing_connections(separate) as writing:
+            _score_and_write(project, mv, backend, model, thresholds, seed or 0, job, total, outcome, writing)
+            if project.model_backend == "http":  # its metrics on the human labels, for the models page
+                external_metrics.evaluate(project, backend, mv)
+            trail.record("items.prelabeled", user=user, project=project, model_version=mv.version,
+                         scored=outcome.scored, bands=outcome.bands)
+            if job is not None:
+                jobs.complete(job, {"scored": outcome.scored, "unreadable": outcome.unreadable,
+                                    "bands": outcome.bands, "model_version": mv.version})
     return outcome
+
+
+def _score_and_write(project, mv, backend, model, thresholds, seed: int, job, total: int, outcome: Outcome,
+                     writing: list) -> None:
+    """Every target, in keyset batches: batch k is written (`_Writers`) while batch k+1 is scored."""
+    now = timezone.now()
+    with _Writers(writing) as writers:
+        rows = _read(project, 0)
+        while rows:
+            last_id = rows[-1][0]
+            batch = _score_batch(project, mv, backend, model, rows, thresholds, seed, now)
+            del rows
+            writers.ready()
+            _report(job, outcome, total, writers.written)
+            rows = _read(project, last_id)
+            writers.submit(mv, batch, now)
+            outcome.add(batch)
+        for _ in writers.finish():
+            _report(job, outcome, total, writers.written)
 
 
 def _read(project: Project, last_id: int) -> list[tuple]:
@@ -255,12 +266,76 @@ def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now) 
     return batch
 
 
-def _write_batch(project: Project, mv: ModelVersion, batch: _Batch, now) -> None:
+def _write_batch(mv: ModelVersion, batch: _Batch, now) -> None:
     if not batch.ids:
         return
     _write_predictions(mv, batch, now)
     written = items.write_scored(batch.items, now)
     trail.record_many([e for e in batch.events if e.item_id in written])
+
+
+# Connections that write batches by turns (PostgreSQL, outside a caller's transaction): see `_writing_connections`.
+WRITING_CONNECTIONS = 2
+# How long a writing connection may wait for a lock: see `_writing_connections`.
+WRITING_LOCK_TIMEOUT = "30s"
+
+
+@contextmanager
+def _writing_connections(wanted: bool):
+    """`WRITING_CONNECTIONS` more PostgreSQL connections that write the batches by turns, each a whole batch
+    (predictions, routing, audit events) in its own transaction; none unless `wanted` (the job's connection
+    writes them then). On one connection PostgreSQL was the job's bottleneck, working on one core while the
+    scoring used the other only in part; on two, it works on both.
+
+    Whole batches, not the predictions on one connection and the routing on the other: a row that two open
+    transactions both touch (the predictions' foreign-key check share-locks the item the routing updates)
+    gets a MultiXact, which made the job slower than on one connection.
+
+    Their transactions commit when the block ends, after the job's last statement and just before the job's
+    own transaction (the job's row says "succeeded" only after all of them), and roll back on any error: a
+    failed run changes nothing. In the one gap, a crash between the commits, some batches are routed and the
+    job is not finished: it runs again and routes the rest; what it already routed it routes the same way
+    (the audit draws are fixed, an accepted item with the same value gets no second audit event, and the
+    predictions' INSERT replaces the version's own rows).
+
+    A writing connection may wait for a lock held by a third transaction that itself waits for a row the
+    job's transaction or the other writing connection holds: PostgreSQL cannot see that the job waits for
+    the writing connection in Python, so it would never break that cycle; `lock_timeout` turns it into an
+    error (the job fails, and can be retried).
+    """
+    if not wanted:
+        yield []
+        return
+    opened = []
+    try:
+        for _ in range(WRITING_CONNECTIONS):
+            opened.append(connection.copy())
+            _begin(opened[-1])
+        yield opened
+        for conn in opened:
+            conn.commit()
+    finally:
+        for conn in opened:
+            conn.close()  # before its commit: PostgreSQL rolls its transaction back
+
+
+def _begin(conn) -> None:
+    """A writing connection's transaction: its lock timeout, and the predictions' foreign keys checked per
+    statement (see `_checked_per_statement`)."""
+    conn.set_autocommit(False)
+    with conn.cursor() as cur:
+        cur.execute("SET LOCAL lock_timeout = %s", [WRITING_LOCK_TIMEOUT])
+        _check_per_statement(cur, conn, Prediction)
+
+
+def _check_per_statement(cur, conn, model) -> list[str]:
+    """The model's deferred foreign keys made IMMEDIATE in `conn`'s transaction; returns their names."""
+    cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f' "
+                "AND condeferrable AND condeferred", [model._meta.db_table])
+    names = [conn.ops.quote_name(name) for (name,) in cur.fetchall()]
+    if names:
+        cur.execute(f"SET CONSTRAINTS {', '.join(names)} IMMEDIATE")
+    return names
 
 
 @contextmanager
@@ -272,54 +347,106 @@ def _checked_per_statement(model):
     names: list[str] = []
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f' "
-                        "AND condeferrable AND condeferred", [model._meta.db_table])
-            names = [connection.ops.quote_name(name) for (name,) in cur.fetchall()]
-            if names:
-                cur.execute(f"SET CONSTRAINTS {', '.join(names)} IMMEDIATE")
+            names = _check_per_statement(cur, connection, model)
     yield
     if names:
         with connection.cursor() as cur:
             cur.execute(f"SET CONSTRAINTS {', '.join(names)} DEFERRED")
 
 
-class _Writer:
-    """Writes one batch in a second thread, on this thread's connection and transaction, while this
-    thread scores the next one (the model's Python work and PostgreSQL's share the two cores).
+class _Writers:
+    """Where scored batches go, each written while the next one is scored: by turns on the writing
+    connections (`_writing_connections`), or, without them, on the job's connection (`_Writer`)."""
 
-    Only one of the two threads uses the connection at a time: `wait` before anything else touches the
-    database. The second thread borrows the connection through Django's thread sharing. SQLite (one
-    connection that must stay in its thread) writes in line.
+    def __init__(self, writing: list):
+        if writing:
+            self.writers = [_Writer(conn) for conn in writing]
+        else:
+            self.writers = [_Writer(connections[DEFAULT_DB_ALIAS] if connection.vendor == "postgresql" else None)]
+        self.on_job_connection = not writing
+        self.submitted = 0
+        self.stack = ExitStack()
+
+    def __enter__(self) -> _Writers:
+        if self.on_job_connection:  # entered first: restored once the writers are done
+            self.stack.enter_context(_checked_per_statement(Prediction))
+        for writer in self.writers:
+            self.stack.enter_context(writer)
+        return self
+
+    def submit(self, mv: ModelVersion, batch: _Batch, now) -> None:
+        """Write `batch` on the next writer in turn, once that writer's previous batch is written."""
+        writer = self._next()
+        self.submitted += 1
+        writer.submit(len(batch.ids) + batch.unreadable, _write_batch, mv, batch, now)
+
+    def ready(self) -> None:
+        """Until the writer of the next batch has written its previous one (without writing connections, that
+        writer has the job's connection, which this thread reads on next)."""
+        self._next().wait()
+
+    def _next(self) -> _Writer:
+        return self.writers[self.submitted % len(self.writers)]
+
+    def finish(self):
+        """Until every writer's batch is written, one writer after the other (yields after each, so that
+        the job's progress shows the first while the second writes)."""
+        for writer in self.writers:
+            writer.wait()
+            yield
+
+    @property
+    def written(self) -> int:
+        """Scored or unreadable items whose batch is written (the job's progress)."""
+        return sum(writer.written for writer in self.writers)
+
+    def __exit__(self, *exc) -> bool | None:
+        return self.stack.__exit__(*exc)
+
+
+class _Writer:
+    """Writes one batch at a time in a thread of its own, on `conn` (this thread's connection and transaction,
+    or a writing connection), while this thread scores the next one (the model's Python work and PostgreSQL's
+    share the cores).
+
+    Only one thread uses `conn` at a time: `wait` before anything else touches it. The writing thread
+    borrows it as its default connection through Django's thread sharing. Without `conn` (SQLite: one
+    connection that must stay in its thread) it writes in line.
     """
 
-    def __init__(self):
-        self.conn = connection if connection.vendor == "postgresql" else None
+    def __init__(self, conn):
+        self.conn = conn
         self.pool: ThreadPoolExecutor | None = None
         self.pending: Future | None = None
+        self.pending_items = 0
+        self.written = 0  # items of the batches written
 
     def __enter__(self) -> _Writer:
         if self.conn is not None:
             self.conn.inc_thread_sharing()
             self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prelabel-writer",
-                                           initializer=self._borrow, initargs=(connections[DEFAULT_DB_ALIAS],))
+                                           initializer=self._borrow, initargs=(self.conn,))
         return self
 
     @staticmethod
     def _borrow(conn) -> None:
         connections[DEFAULT_DB_ALIAS] = conn
 
-    def submit(self, fn, *args) -> None:
+    def submit(self, items: int, fn, *args) -> None:
+        """`fn(*args)`, which writes a batch of `items`, once the previous one is written."""
         self.wait()
         if self.pool is None:
             fn(*args)
+            self.written += items
         else:
-            self.pending = self.pool.submit(fn, *args)
+            self.pending, self.pending_items = self.pool.submit(fn, *args), items
 
     def wait(self) -> None:
         """Until the batch being written is (its error, if any, raised here)."""
         pending, self.pending = self.pending, None
         if pending is not None:
             pending.result()
+            self.written += self.pending_items
 
     def __exit__(self, *exc) -> None:
         try:

@@ -141,7 +141,7 @@ _ROUTE_SQL = f"""
                 %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::int[])
         AS v(id, prediction, confidence, priority, needed, status, final_value, final_source, final_at,
              review_reason, was_status, was_source, was_count)
-    WHERE i.id = v.id
+    WHERE i.id = v.id AND i.id BETWEEN %s AND %s
     RETURNING i.id, i.status = v.status AND i.final_source = v.final_source
 """
 
@@ -222,8 +222,10 @@ def write_scored(batch: Scored, now) -> set[int]:
     if not len(batch):
         return set()
     if connection.vendor == "postgresql":
+        # The batch's id range as well: the planner then reads just those rows off the primary key. Without
+        # it, it hashed the whole table for every batch (58 ms of 350 at 100,000 items, more as it grows).
         with connection.cursor() as cur:
-            cur.execute(_ROUTE_SQL, [now, *batch.literals()])
+            cur.execute(_ROUTE_SQL, [now, *batch.literals(), min(batch.ids), max(batch.ids)])
             return {pk for pk, written in cur.fetchall() if written}
     items = []
     for k, pk in enumerate(batch.ids):

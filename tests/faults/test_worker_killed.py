@@ -15,8 +15,10 @@ from tests.models_registry import load, reviews
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
-# Three batches of pre-labeling (models_registry.prelabel.BATCH is 5,000): the worker dies after the first.
-TO_PRELABEL = 12_000
+# Three batches of pre-labeling (models_registry.prelabel.BATCH is 10,000): the worker dies after the first
+# is written, while two writing connections have the others (a last batch of a few items would be written
+# alongside the first one, and the progress go from 0 to the total at once).
+TO_PRELABEL = 25_000
 # Enough labels for a training of a few seconds: the worker dies after its first cross-validation fold.
 TO_TRAIN_ON = 1_500
 

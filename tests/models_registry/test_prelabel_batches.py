@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from audit.models import AuditEvent
 from models_registry import prelabel as prelabel_module
 from models_registry.models import Prediction
 from models_registry.prelabel import prelabel
 from tasks import items as item_writes
 from tasks import jobs
-from tasks.models import Item, ItemStatus
+from tasks.models import Item, ItemStatus, Job, JobState
 from tests.models_registry.test_prelabel import _scores_in_data_backend, items_with, routed_project, stub_model
 
 __all__ = ["_scores_in_data_backend", "routed_project"]  # fixtures, used by name
@@ -105,3 +106,67 @@ def test_foreign_keys_are_deferred_again_after_the_run(routed_project):
         inserted = True
         cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
     assert inserted
+
+
+def _backend_pids_writing_batches(monkeypatch) -> list[int]:
+    """The PostgreSQL backend that writes each batch, recorded as the run goes."""
+    pids, real = [], prelabel_module._write_batch
+
+    def spy(*args):
+        pids.append(connection.connection.get_backend_pid())
+        return real(*args)
+
+    monkeypatch.setattr(prelabel_module, "_write_batch", spy)
+    return pids
+
+
+@pytest.mark.django_db(transaction=True)  # committed items: what the writing connections can see
+def test_outside_a_transaction_two_more_connections_write_the_batches_by_turns(routed_project, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    stub_model(routed_project)
+    rows = items_with(routed_project, *PROBS)
+    monkeypatch.setattr(prelabel_module, "BATCH", 4)
+    pids = _backend_pids_writing_batches(monkeypatch)
+
+    outcome = prelabel(routed_project, seed=0)
+
+    assert len(pids) == 6 and pids[0::2] == [pids[0]] * 3 and pids[1::2] == [pids[1]] * 3
+    assert len({*pids, connection.connection.get_backend_pid()}) == 3
+    assert outcome.bands == {"auto_accept": 9, "normal": 9, "escalate": 3}
+    assert Prediction.objects.filter(item__project=routed_project).count() == len(rows)
+    statuses = dict(Item.objects.filter(project=routed_project).values_list("id", "status"))
+    assert [statuses[i.pk] for i in rows[:7]] == ["auto_accepted", "queued", "queued", "auto_accepted", "queued",
+                                                  "queued", "auto_accepted"]
+    assert AuditEvent.objects.filter(project_id=routed_project.pk, action="final.set").count() == 9
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")  # the job's progress has a connection of its own
+def test_a_failed_run_rolls_back_what_every_writing_connection_wrote(routed_project, monkeypatch, admin):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    stub_model(routed_project)
+    items_with(routed_project, *PROBS)
+    monkeypatch.setattr(prelabel_module, "BATCH", 4)
+    pids = _backend_pids_writing_batches(monkeypatch)
+    real, calls = item_writes.write_scored, []
+
+    def fail_the_fourth(batch, now):
+        calls.append(len(batch))
+        if len(calls) == 4:
+            raise RuntimeError("the database went away")
+        return real(batch, now)
+
+    monkeypatch.setattr(item_writes, "write_scored", fail_the_fourth)
+    # A running job's row, not sent to the workers (committed here, a worker would run it as well).
+    job = Job.objects.create(kind="prelabel", project=routed_project, state=JobState.RUNNING, created_by=admin)
+
+    with pytest.raises(RuntimeError, match="went away"):
+        prelabel(routed_project, job=job, seed=0)
+
+    assert len(set(pids)) == 2
+    assert not Prediction.objects.filter(item__project=routed_project).exists()
+    assert set(Item.objects.filter(project=routed_project).values_list("status", flat=True)) == {ItemStatus.NEW}
+    assert not AuditEvent.objects.filter(project_id=routed_project.pk, action="final.set").exists()
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING  # not finished: failed by `jobs.run`, or run again
