@@ -49,19 +49,24 @@ def test_progress_counts_the_written_batches(routed_project, monkeypatch, admin)
     assert seen == [(0, 21), (5, 21), (10, 21), (15, 21), (20, 21), (21, 21)]
 
 
+def _fail_write(monkeypatch, nth: int) -> None:
+    """The `nth` batch's routing write fails as if the database went away."""
+    real, calls = item_writes.write_scored, []
+
+    def fail(batch, now):
+        calls.append(len(batch))
+        if len(calls) == nth:
+            raise RuntimeError("the database went away")
+        return real(batch, now)
+
+    monkeypatch.setattr(item_writes, "write_scored", fail)
+
+
 def test_a_batch_that_fails_to_write_fails_the_run_and_nothing_is_kept(routed_project, monkeypatch):
     stub_model(routed_project)
     items_with(routed_project, *PROBS)
     monkeypatch.setattr(prelabel_module, "BATCH", 4)
-    real, calls = item_writes.write_scored, []
-
-    def fail_the_third(batch, now):
-        calls.append(len(batch))
-        if len(calls) == 3:
-            raise RuntimeError("the database went away")
-        return real(batch, now)
-
-    monkeypatch.setattr(item_writes, "write_scored", fail_the_third)
+    _fail_write(monkeypatch, 3)
 
     with pytest.raises(RuntimeError, match="went away"):
         prelabel(routed_project, seed=0)
@@ -149,15 +154,7 @@ def test_a_failed_run_rolls_back_what_every_writing_connection_wrote(routed_proj
     items_with(routed_project, *PROBS)
     monkeypatch.setattr(prelabel_module, "BATCH", 4)
     pids = _backend_pids_writing_batches(monkeypatch)
-    real, calls = item_writes.write_scored, []
-
-    def fail_the_fourth(batch, now):
-        calls.append(len(batch))
-        if len(calls) == 4:
-            raise RuntimeError("the database went away")
-        return real(batch, now)
-
-    monkeypatch.setattr(item_writes, "write_scored", fail_the_fourth)
+    _fail_write(monkeypatch, 4)
     # A running job's row, not sent to the workers (committed here, a worker would run it as well).
     job = Job.objects.create(kind="prelabel", project=routed_project, state=JobState.RUNNING, created_by=admin)
 
