@@ -71,7 +71,8 @@ LIMIT 1
 
 # `_HELD_SQL`, else the first item the caller may take, locked (`_CANDIDATE_SQL`): one statement, one round
 # trip. The second part runs only when the first finds nothing (a query reads a WITH part only as far as it
-# needs rows from it), so a resumed lease locks no other item. Its last column is NULL.
+# needs rows from it), so a resumed lease locks no other item. An open item's row ends in NULL where a held
+# lease's has its expiry.
 _HELD_OR_OPEN_SQL = f"""
 WITH held AS MATERIALIZED ({_HELD_SQL}),
 open_item AS MATERIALIZED ({_CANDIDATE_SQL})
