@@ -108,6 +108,20 @@ def test_next_answers_the_item_as_it_is_stored(labeling):
     assert _next(client, project)["item"] == body["item"]  # asking again resumes the same lease
 
 
+def test_a_submission_answers_the_annotation_as_it_is_stored_with_the_key_taken_beforehand(labeling):
+    # The key comes from the sequence before the INSERT, which goes with the other writes (rows.together).
+    project, client = labeling
+    item_id = _next(client, project)["item"]["id"]
+    r = client.post(f"/api/items/{item_id}/annotations/", {"value": {"label": "pos"}, "lead_time": 2.5},
+                    format="json")
+    assert r.status_code == 201, r.content
+    body, stored = r.json(), Annotation.objects.get(item_id=item_id)
+    assert body["id"] == stored.pk and body["value"] == stored.value == {"label": "pos"}
+    assert body["lead_time"] == stored.lead_time == 2.5 and body["created_at"].startswith(
+        stored.created_at.isoformat()[:19])
+    assert project.items.get(pk=item_id).annotation_count == 1
+
+
 def test_an_expired_lease_of_the_caller_is_renewed_in_place(labeling, annotator):
     project, client = labeling
     first = _next(client, project)["item"]["id"]
