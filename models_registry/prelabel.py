@@ -325,10 +325,10 @@ def _begin(conn) -> None:
     conn.set_autocommit(False)
     with conn.cursor() as cur:
         cur.execute("SET LOCAL lock_timeout = %s", [WRITING_LOCK_TIMEOUT])
-        _check_per_statement(cur, conn, Prediction)
+        _foreign_keys_immediate(cur, conn, Prediction)
 
 
-def _check_per_statement(cur, conn, model) -> list[str]:
+def _foreign_keys_immediate(cur, conn, model) -> list[str]:
     """The model's deferred foreign keys made IMMEDIATE in `conn`'s transaction; returns their names."""
     cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f' "
                 "AND condeferrable AND condeferred", [model._meta.db_table])
@@ -347,7 +347,7 @@ def _checked_per_statement(model):
     names: list[str] = []
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            names = _check_per_statement(cur, connection, model)
+            names = _foreign_keys_immediate(cur, connection, model)
     yield
     if names:
         with connection.cursor() as cur:

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from django.db import connection
 
-from dataio import importing
+from dataio import celery_tasks, importing
 from dataio.readers import ReadOptions, read
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="VACUUM is PostgreSQL's")
@@ -36,6 +36,7 @@ def test_a_large_import_queues_the_vacuum_of_its_tables_after_commit(project, mo
     for callback in callbacks:
         callback()
     assert (importing.VACUUM_TASK, []) in sent
+    assert celery_tasks.vacuum_after_import.name == importing.VACUUM_TASK  # a worker knows the job by that name
 
 
 @pytest.mark.django_db
