@@ -34,6 +34,7 @@ from accounts.models import User
 from annotations.consensus import decide
 from audit import trail
 from common.parsers import BodyTooLarge
+from dataio import key_checks
 from dataio.apps import IMPORT
 from dataio.prediction_routing import Router, record_accepted, route_existing
 from dataio.readers import ImageStore, ReadOptions, format_of, read
@@ -111,7 +112,9 @@ class _Users:
         names = {a.user for r in batch for a in r.annotations} | {r.final.by for r in batch if r.final and r.final.by}
         missing = names - self.looked_up
         if missing:
-            self.ids.update(User.objects.filter(username__in=missing).values_list("username", "id"))
+            # Held as a foreign-key check would hold them: an item's reviewer may go in unchecked (key_checks).
+            self.ids.update(key_checks.lock_users(missing) if connection.vendor == "postgresql"
+                            else User.objects.filter(username__in=missing).values_list("username", "id"))
             self.looked_up |= missing
         for r in batch:
             for k, a in enumerate(r.annotations):
@@ -221,6 +224,12 @@ def _copy(table: str, columns: tuple[str, ...], source) -> None:
         cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", source, size=1 << 16)
 
 
+def _copy_items(source, unchecked: bool) -> None:
+    """COPY into tasks_item; `unchecked`: without per-row foreign-key checks (see `key_checks`)."""
+    with key_checks.rows_unchecked(unchecked):
+        _copy("tasks_item", _ITEM_COLUMNS, source)
+
+
 _ITEM_COLUMNS = ("id", "project_id", "external_id", "data", "status", "priority", "needed", "annotation_count",
                  "gold", "final_value", "final_source", "final_by_id", "final_at", "review_reason", "prediction",
                  "confidence", "created_at", "updated_at")
@@ -239,12 +248,13 @@ def _reserve_ids(n: int) -> list[int]:
         return cur.fetchone()[0]
 
 
-def _insert(project: Project, records: list[Record], rows: list[dict], now: datetime, users: _Users) -> int:
+def _insert(project: Project, records: list[Record], rows: list[dict], now: datetime, users: _Users,
+            unchecked: bool) -> int:
     """Insert new items and their annotations; return the number of annotations."""
     if connection.vendor == "postgresql":
         for row, pk in zip(rows, _reserve_ids(len(rows))):
             row["id"] = pk
-        _copy("tasks_item", _ITEM_COLUMNS, rows)
+        _copy_items(rows, unchecked)
     else:
         items = Item.objects.bulk_create([Item(**{k: v for k, v in row.items() if k != "id"}) for row in rows],
                                          batch_size=BATCH)
@@ -398,11 +408,15 @@ def _import_all(project, records, on_duplicate, now, users, seen, result: Import
             streamed = connection.vendor == "postgresql" and not Item.objects.filter(
                 project=project, external_id__isnull=False).exists()
             step = _streamed_batches if streamed else _checked_batches
+            # The project is held once for all rows, which then go in without a check each (key_checks).
+            unchecked = key_checks.may_skip_row_checks()
+            if unchecked and not key_checks.lock_project(project.pk):
+                raise RecordError(None, "project", "the project was deleted; nothing was imported")
             # New items' search vectors are built by a job once this commits (tasks.text_search).
             text_search.defer(True)
             new_ids = _IdRange()
             for written, annotations, updated, skipped in step(project, iter(records), on_duplicate, now, users, seen,
-                                                                new_ids):
+                                                                new_ids, unchecked):
                 result.imported += written
                 result.annotations += annotations
                 result.updated += updated
@@ -465,12 +479,13 @@ def vacuum_imported() -> None:
         cur.execute(f"VACUUM {_WRITTEN}")
 
 
-def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen, new_ids: _IdRange):
+def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen, new_ids: _IdRange,
+                      unchecked: bool):
     """PostgreSQL, nothing to collide with: batches parsed while COPY inserts them."""
     while True:
         batch = _StreamedBatch(records, _reserve_ids(STREAM_BATCH), project, now, users)
         try:
-            _copy("tasks_item", _ITEM_COLUMNS, batch)
+            _copy_items(batch, unchecked)
         except Exception as exc:  # psycopg2's own error: copy_expert bypasses Django's wrapping
             if batch.error is not None:
                 raise batch.error from None
@@ -501,7 +516,8 @@ def _repeated_record(exc: Exception, written: list[tuple[Record, dict]]) -> Reco
     return written[int(match.group(1)) - 1][0]
 
 
-def _checked_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen, new_ids: _IdRange):
+def _checked_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen, new_ids: _IdRange,
+                     unchecked: bool):
     """Batches checked against the items the project has, then written."""
     for batch in _batches(records, BATCH):
         updated = skipped = 0
@@ -521,7 +537,7 @@ def _checked_batches(project, records: Iterator[Record], on_duplicate, now, user
                 skipped = len(dupes)
         users.resolve(batch)
         rows = [_row(project, r, now, users) for r in batch]
-        annotations = _insert(project, batch, rows, now, users) if rows else 0
+        annotations = _insert(project, batch, rows, now, users, unchecked) if rows else 0
         if rows and connection.vendor == "postgresql":
             new_ids.add([row["id"] for row in rows])
         yield len(rows), annotations, updated, skipped
