@@ -131,7 +131,7 @@ def ask(project: Project, user, body: Any) -> Decision:
         "model_version": model_version, "value": req.prediction, "confidence": req.confidence, "scores": {}}
     with transaction.atomic():
         item = items.create(project, req.data, prediction=snapshot, confidence=req.confidence, band=band,
-                            priority=priority, needed=routing.needed(band, t), user=user,
+                            priority=priority, needed=routing.needed(band, t), user=user, awaited=True,
                             reason=f"live decision: {verdict.reason}")
         decision = Decision.objects.create(
             project=project, item=item, prediction=req.prediction, confidence=req.confidence,

@@ -48,8 +48,8 @@ def decide(item: Item, value: Any, *, user, reason: str) -> None:
 
 def create(project, data: Any, *, prediction: dict | None = None, confidence: float | None = None,
            band: str | None = None, priority: float = 0.0, needed: int | None = None, reason: str = "",
-           user=None) -> Item:
-    """One new item outside an import (a live decision); its state follows `lifecycle.imported`:
+           user=None, awaited: bool = False) -> Item:
+    """One new item outside an import (a live decision, `awaited`); its state follows `lifecycle.imported`:
     a prediction is routed by `band` (`tasks.routing`), without one it waits."""
     now = timezone.now()
     life = lifecycle.imported(predicted=prediction is not None, annotated=False, at=now,
@@ -57,7 +57,7 @@ def create(project, data: Any, *, prediction: dict | None = None, confidence: fl
                               predicted_value=None if prediction is None else prediction.get("value"))
     item = Item.objects.create(project=project, data=data, prediction=prediction, confidence=confidence,
                                priority=priority, needed=project.overlap if needed is None else needed,
-                               **life.columns())
+                               awaited=awaited, **life.columns())
     if life.status == lifecycle.Status.IN_REVIEW:  # an audit sample: the model's value stands meanwhile
         trail.record("review.requested", project=item.project_id, item=item, reason=life.review_reason)
     elif life.final_source:
@@ -101,10 +101,12 @@ def _write(item: Item, life: Life, *, user=None, reason: str = "") -> None:
         # The project row as the caller loaded it (the submission's lock does), so that listeners need not
         # read it again; None where it was not loaded.
         project = item.project if Item.project.is_cached(item) else None
+        awaited = None if "awaited" in item.get_deferred_fields() else item.awaited
         signals.item_final.send(sender=Item, project_id=project_id, item_id=item_id, external_id=item.external_id,
                                 value=life.final_value, source=str(life.final_source), at=life.final_at)
         transaction.on_commit(lambda: signals.human_final_label.send(sender=Item, project_id=project_id,
-                                                                     item_id=item_id, project=project))
+                                                                     item_id=item_id, project=project,
+                                                                     awaited=awaited))
 
 
 def reopen_after_retired(item: Item, *, reason: str, user=None) -> bool:

@@ -185,6 +185,10 @@ class Item(models.Model):
     confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Somebody waits for this item's final value (a live decision): the listeners of a human final value look
+    # for what waits only where this is set (`signals.human_final_label`), not after every submission. A
+    # database default too, so that an import's COPY may leave it out.
+    awaited = models.BooleanField(default=False, db_default=False)
 
     objects = ItemQuerySet.as_manager()
 

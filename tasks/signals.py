@@ -2,7 +2,8 @@
 from django.dispatch import Signal
 
 # Sent after the commit that gave an item a human final value; kwargs: project_id, item_id, project (the
-# project row as the writer had it loaded, or None).
+# project row as the writer had it loaded, or None), awaited (the item's `awaited` flag; None where the writer
+# had not loaded it).
 human_final_label = Signal()
 
 # Sent inside the transaction that gave an item a human final value (roll back, and it never was);

@@ -17,7 +17,7 @@ from annotations.models import Annotation, Feedback
 from annotations.rework import reject
 from annotations.services import Submission, submit_annotation
 from tasks import queue
-from tasks.models import Assignment, LeaseState, Standing, StandingState
+from tasks.models import Assignment, Item, LeaseState, Standing, StandingState
 from tests.conftest import make_items, make_project, make_user
 
 pytestmark = pytest.mark.django_db
@@ -31,9 +31,10 @@ NEXT_QUERIES = 5
 # its audit event, and the webhooks' look-up (`common.rows.together`). (Before issue 20: 13 for next and 21 for
 # a submission.)
 SUBMIT_QUERIES = 4
-# After the commit of a human final value, its listeners: the item's pending decision, if any (the retraining
-# trigger reads the project the submission locked; before issue 20: the project and the project's decisions).
-AFTER_COMMIT_QUERIES = 1
+# After the commit of a human final value, its listeners read nothing: the retraining trigger has the project the
+# submission locked, and only an awaited item (a live decision's) makes the decisions look for its decision
+# (before issue 20: the project and the project's decisions; then the item's pending decision).
+AFTER_COMMIT_QUERIES = 0
 
 
 def token_client(user) -> APIClient:
@@ -83,18 +84,28 @@ def test_next_and_submit_take_a_fixed_number_of_statements(labeling):
     assert len([q for q in sent if q["sql"].startswith("EXECUTE")]) >= 3 * 4 + 4 * 3  # the loop's statements
 
 
-def test_the_listeners_of_a_settled_item_add_one_look_up(labeling, django_capture_on_commit_callbacks):
-    project, client = labeling
-    first = _next(client, project)["item"]["id"]
-    item_id = _next(client, project, [first])["item"]["id"]
-    with django_capture_on_commit_callbacks(execute=True):
-        _submit(client, first)  # warm (see above)
+def _settle(client, item_id, django_capture_on_commit_callbacks) -> list[str]:
+    """The statements of a submission that settles the item, its after-commit listeners included."""
     with CaptureQueriesContext(connection) as ctx:
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             r = client.post(f"/api/items/{item_id}/annotations/", {"value": {"label": "pos"}}, format="json")
     assert r.status_code == 201 and callbacks, r.content
-    assert len(ctx.captured_queries) == SUBMIT_QUERIES + 2 + AFTER_COMMIT_QUERIES, [
-        q["sql"][:120] for q in ctx.captured_queries]
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+@pytest.mark.parametrize("awaited", [False, True], ids=["an item", "an awaited item"])
+def test_the_listeners_of_a_settled_item_look_up_only_an_awaited_one(labeling, django_capture_on_commit_callbacks,
+                                                                     awaited):
+    project, client = labeling
+    first = _next(client, project)["item"]["id"]
+    item_id = _next(client, project, [first])["item"]["id"]
+    Item.objects.filter(pk__in=[first, item_id]).update(awaited=awaited)
+    with django_capture_on_commit_callbacks(execute=True):
+        _submit(client, first)  # warm (see above)
+
+    sent = _settle(client, item_id, django_capture_on_commit_callbacks)
+
+    assert len(sent) == SUBMIT_QUERIES + 2 + AFTER_COMMIT_QUERIES + awaited, [q[:120] for q in sent]
 
 
 def test_next_answers_the_item_as_it_is_stored(labeling):
