@@ -33,8 +33,8 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from accounts.models import User
 from annotations.consensus import decide
 from audit import trail
+from common import row_checks
 from common.parsers import BodyTooLarge
-from dataio import key_checks
 from dataio.apps import IMPORT
 from dataio.prediction_routing import Router, record_accepted, route_existing
 from dataio.readers import ImageStore, ReadOptions, format_of, read
@@ -112,8 +112,7 @@ class _Users:
         names = {a.user for r in batch for a in r.annotations} | {r.final.by for r in batch if r.final and r.final.by}
         missing = names - self.looked_up
         if missing:
-            # Held as a foreign-key check would hold them: an item's reviewer may go in unchecked (key_checks).
-            self.ids.update(key_checks.lock_users(missing) if connection.vendor == "postgresql"
+            self.ids.update(_hold_users(missing) if connection.vendor == "postgresql"
                             else User.objects.filter(username__in=missing).values_list("username", "id"))
             self.looked_up |= missing
         for r in batch:
@@ -121,6 +120,14 @@ class _Users:
                 if a.user not in self.ids:
                     raise RecordError(r.number, f"annotations[{k}].user", f"there is no user named {a.user!r}",
                                       unit=r.unit)
+
+
+def _hold_users(usernames: set[str]) -> list[tuple[str, int]]:
+    """(username, id) of the users named, held as a foreign-key check would hold them: a final value's reviewer
+    goes in without a check per row (`row_checks`)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT username, id FROM accounts_user WHERE username = ANY(%s) FOR KEY SHARE", [list(usernames)])
+        return cur.fetchall()
 
 
 def _existing(project: Project, batch: list[Record], seen: set[str]) -> dict[str, int]:
@@ -225,8 +232,10 @@ def _copy(table: str, columns: tuple[str, ...], source) -> None:
 
 
 def _copy_items(source, unchecked: bool) -> None:
-    """COPY into tasks_item; `unchecked`: without per-row foreign-key checks (see `key_checks`)."""
-    with key_checks.rows_unchecked(unchecked):
+    """COPY into tasks_item; `unchecked`: without a foreign-key check per row (`row_checks`): the project and
+    the users are held (`_import_all`, `_hold_users`), and the search vector's trigger has nothing to do for an
+    import, which defers it (`tasks.text_search`)."""
+    with row_checks.unchecked(unchecked):
         _copy("tasks_item", _ITEM_COLUMNS, source)
 
 
@@ -408,9 +417,9 @@ def _import_all(project, records, on_duplicate, now, users, seen, result: Import
             streamed = connection.vendor == "postgresql" and not Item.objects.filter(
                 project=project, external_id__isnull=False).exists()
             step = _streamed_batches if streamed else _checked_batches
-            # The project is held once for all rows, which then go in without a check each (key_checks).
-            unchecked = key_checks.may_skip_row_checks()
-            if unchecked and not key_checks.lock_project(project.pk):
+            # The project is held once for all rows, which then go in without a check each (row_checks).
+            unchecked = row_checks.may_skip()
+            if unchecked and not row_checks.hold("tasks_project", [project.pk]):
                 raise RecordError(None, "project", "the project was deleted; nothing was imported")
             # New items' search vectors are built by a job once this commits (tasks.text_search).
             text_search.defer(True)

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from audit import trail
 from audit.models import AuditEvent
+from common import row_checks
 from models_registry import artifacts, external_metrics
 from models_registry.backends import BACKENDS, Backend, BackendError, builtin_for
 from models_registry.backends.external_http import ExternalHTTPBackend
@@ -131,7 +132,7 @@ def _score_and_write(project, mv, backend, model, thresholds, seed: int, job, to
                      writing: list) -> None:
     """Every target, in keyset batches: batch k is written (`_Writers`) while batch k+1 is scored."""
     now = timezone.now()
-    with _Writers(writing) as writers:
+    with _Writers(writing, mv) as writers:
         rows = _read(project, 0)
         while rows:
             last_id = rows[-1][0]
@@ -266,12 +267,14 @@ def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now) 
     return batch
 
 
-def _write_batch(mv: ModelVersion, batch: _Batch, now) -> None:
+def _write_batch(mv: ModelVersion, batch: _Batch, now, unchecked: bool) -> None:
+    """The items' routing first: their rows are then locked until the transaction ends, so that the predictions
+    of those still there may go in without a foreign-key check each (`unchecked`, see `_Writers`)."""
     if not batch.ids:
         return
-    _write_predictions(mv, batch, now)
-    written = items.write_scored(batch.items, now)
-    trail.record_many([e for e in batch.events if e.item_id in written])
+    routed = items.write_scored(batch.items, now)
+    _write_predictions(mv, batch, now, routed.updated, unchecked)
+    trail.record_many([e for e in batch.events if e.item_id in routed.written])
 
 
 # Connections that write batches by turns (PostgreSQL, outside a caller's transaction): see `_writing_connections`.
@@ -358,7 +361,9 @@ class _Writers:
     """Where scored batches go, each written while the next one is scored: by turns on the writing
     connections (`_writing_connections`), or, without them, on the job's connection (`_Writer`)."""
 
-    def __init__(self, writing: list):
+    def __init__(self, writing: list, mv: ModelVersion):
+        self.mv = mv
+        self.unchecked = False
         if writing:
             self.writers = [_Writer(conn) for conn in writing]
         else:
@@ -370,6 +375,11 @@ class _Writers:
     def __enter__(self) -> _Writers:
         if self.on_job_connection:  # entered first: restored once the writers are done
             self.stack.enter_context(_checked_per_statement(Prediction))
+        # The predictions reference their version, held once in each writing transaction, and their items, which
+        # the batch's routing locks before they go in (`_write_batch`): no foreign-key check per prediction.
+        if row_checks.may_skip():
+            table, pk = ModelVersion._meta.db_table, [self.mv.pk]
+            self.unchecked = all(row_checks.hold(table, pk, w.conn or connection) for w in self.writers)
         for writer in self.writers:
             self.stack.enter_context(writer)
         return self
@@ -378,7 +388,7 @@ class _Writers:
         """Write `batch` on the next writer in turn, once that writer's previous batch is written."""
         writer = self._next()
         self.submitted += 1
-        writer.submit(len(batch.ids) + batch.unreadable, _write_batch, mv, batch, now)
+        writer.submit(len(batch.ids) + batch.unreadable, _write_batch, mv, batch, now, self.unchecked)
 
     def ready(self) -> None:
         """Until the writer of the next batch has written its previous one (without writing connections, that
@@ -479,9 +489,10 @@ _INSERT_PREDICTIONS = f"""
 """
 
 
-def _write_predictions(mv: ModelVersion, batch: _Batch, now) -> None:
-    """Store the version's predictions (a re-run replaces its own): one INSERT ... ON CONFLICT from arrays
-    (`tasks.bulk`) on PostgreSQL, bulk_create elsewhere."""
+def _write_predictions(mv: ModelVersion, batch: _Batch, now, updated: list[int], unchecked: bool) -> None:
+    """Store the version's predictions of the `updated` items (those of the batch still there; a re-run replaces
+    the version's own): one INSERT ... ON CONFLICT from arrays (`tasks.bulk`) on PostgreSQL, bulk_create
+    elsewhere. `unchecked`: without a foreign-key check per row (`row_checks`; the table has no other trigger)."""
     if batch.prediction_literals is None:
         Prediction.objects.bulk_create(
             [Prediction(item_id=pk, model_version=mv, value=orjson.loads(v), confidence=float(c),
@@ -490,5 +501,11 @@ def _write_predictions(mv: ModelVersion, batch: _Batch, now) -> None:
             batch_size=BATCH, update_conflicts=True, unique_fields=["item", "model_version"],
             update_fields=["value", "confidence", "scores"])
         return
-    with connection.cursor() as cur:
-        cur.execute(_INSERT_PREDICTIONS, [mv.pk, now, *batch.prediction_literals])
+    literals = batch.prediction_literals
+    if len(updated) < len(batch.ids):  # items deleted since they were read: none of their predictions
+        still = set(updated)
+        keep = [k for k, pk in enumerate(batch.ids) if pk in still]
+        literals = [bulk.ints(batch.ids[k] for k in keep), bulk.texts(batch.value_json[k] for k in keep),
+                    bulk.floats(batch.confidence[keep].tolist()), bulk.texts(batch.scores_json[k] for k in keep)]
+    with row_checks.unchecked(unchecked), connection.cursor() as cur:
+        cur.execute(_INSERT_PREDICTIONS, [mv.pk, now, *literals])

@@ -1,6 +1,6 @@
 """An import's items reference one project (and a final value its reviewer): those rows are held once, as each
 per-row foreign-key check would hold them, and COPY checks no key row by row where the database role may say so
-(`dataio.key_checks`); any other role imports with the checks row by row."""
+(`common.row_checks`); any other role imports with the checks row by row."""
 from __future__ import annotations
 
 import io
@@ -10,7 +10,8 @@ import psycopg2
 import pytest
 from django.db import connection
 
-from dataio import importing, key_checks
+from common import row_checks
+from dataio import importing
 from dataio.readers import ReadOptions, read
 from tasks.models import Item
 
@@ -61,7 +62,7 @@ def role_without_the_right(db):
 
 @pytest.mark.django_db
 def test_an_import_checks_its_project_once_not_once_per_item(project):
-    assert key_checks.may_skip_row_checks()  # the test database's role is a superuser
+    assert row_checks.may_skip()  # the test database's role is a superuser
 
     assert _key_checks_per_item(project) < 0.5  # none per item (the first import looks it up a few times more)
     assert Item.objects.filter(project=project).count() == 120
@@ -69,7 +70,7 @@ def test_an_import_checks_its_project_once_not_once_per_item(project):
 
 @pytest.mark.django_db
 def test_a_role_without_the_right_imports_with_a_check_per_item(project, role_without_the_right):
-    assert not key_checks.may_skip_row_checks()
+    assert not row_checks.may_skip()
 
     assert _key_checks_per_item(project) > 0.5  # about one per item
     assert Item.objects.filter(project=project).count() == 120
@@ -82,7 +83,7 @@ def test_a_role_granted_the_setting_skips_the_checks_per_item(project, role_with
         cur.execute(f"GRANT SET ON PARAMETER session_replication_role TO {role_without_the_right}")
         cur.execute(f"SET LOCAL ROLE {role_without_the_right}")
 
-    assert key_checks.may_skip_row_checks()
+    assert row_checks.may_skip()
     assert _key_checks_per_item(project) < 0.5  # none per item (the first import looks it up a few times more)
 
 
