@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import io
-import itertools
 import logging
 import os
 import re
@@ -27,6 +26,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
+from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -34,6 +34,7 @@ from accounts.models import User
 from annotations.consensus import decide
 from audit import trail
 from common import row_checks
+from common.db_functions import TransactionStart
 from common.parsers import BodyTooLarge
 from dataio.apps import IMPORT
 from dataio.prediction_routing import Router, record_accepted, route_existing
@@ -231,19 +232,25 @@ def _copy(table: str, columns: tuple[str, ...], source) -> None:
         cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", source, size=1 << 16)
 
 
-def _copy_items(source, unchecked: bool) -> None:
-    """COPY into tasks_item; `unchecked`: without a foreign-key check per row (`row_checks`): the project and
-    the users are held (`_import_all`, `_hold_users`), and the search vector's trigger has nothing to do for an
-    import, which defers it (`tasks.text_search`)."""
-    with row_checks.unchecked(unchecked):
-        _copy("tasks_item", _ITEM_COLUMNS, source)
-
-
 _ITEM_COLUMNS = ("id", "project_id", "external_id", "data", "status", "priority", "needed", "annotation_count",
                  "gold", "final_value", "final_source", "final_by_id", "final_at", "review_reason", "prediction",
                  "confidence", "created_at", "updated_at")
 _ANNOTATION_COLUMNS = ("project_id", "item_id", "user_id", "value", "skipped", "lead_time", "created_at")
 _ASSIGNMENT_COLUMNS = ("project_id", "item_id", "user_id", "state", "leased_at", "expires_at", "finished_at")
+
+
+def _copy_items(source, unchecked: bool, columns: tuple[str, ...] = _ITEM_COLUMNS) -> None:
+    """COPY into tasks_item; `unchecked`: without a foreign-key check per row (`row_checks`): the project and
+    the users are held (`_import_all`, `_hold_users`), and the search vector's trigger has nothing to do for an
+    import, which defers it (`tasks.text_search`)."""
+    with row_checks.unchecked(unchecked):
+        _copy("tasks_item", columns, source)
+
+
+def _transaction_time() -> datetime:
+    with connection.cursor() as cur:
+        cur.execute("SELECT now()")
+        return cur.fetchone()[0]
 
 
 def _reserve_ids(n: int) -> list[int]:
@@ -270,11 +277,14 @@ def _insert(project: Project, records: list[Record], rows: list[dict], now: date
         for row, item in zip(rows, items):
             row["id"] = item.pk
     record_accepted(project, list(zip(records, rows)))
-    return _insert_annotations(project, zip(records, rows), now, users)
+    return _insert_annotations(project, zip(records, rows), now, users, unchecked)
 
 
 def _insert_annotations(project: Project, written: Iterable[tuple[Record, dict]], now: datetime,
-                        users: _Users) -> int:
+                        users: _Users, unchecked: bool) -> int:
+    """The annotations and leases the written items bring; `unchecked`: without a foreign-key check per row
+    (`row_checks`): they reference the project and users the import holds and items of its own transaction,
+    which nobody else can see yet (and neither table has another trigger)."""
     from annotations.models import Annotation
     from tasks.models import Assignment
 
@@ -283,12 +293,36 @@ def _insert_annotations(project: Project, written: Iterable[tuple[Record, dict]]
     if not pairs:
         return 0
     if connection.vendor == "postgresql":
-        _copy("annotations_annotation", _ANNOTATION_COLUMNS, [a for a, _ in pairs])
-        _copy("tasks_assignment", _ASSIGNMENT_COLUMNS, [s for _, s in pairs])
+        with row_checks.unchecked(unchecked):
+            _copy("annotations_annotation", _ANNOTATION_COLUMNS, [a for a, _ in pairs])
+            _copy("tasks_assignment", _ASSIGNMENT_COLUMNS, [s for _, s in pairs])
     else:
         Annotation.objects.bulk_create([Annotation(**a) for a, _ in pairs], batch_size=BATCH)
         Assignment.objects.bulk_create([Assignment(**s) for _, s in pairs], batch_size=BATCH)
     return len(pairs)
+
+
+def _plain(record: Record) -> bool:
+    """A record with its data alone (the bulk of large imports): its row differs from the next one's only in its
+    id, external id and data."""
+    return record.gold is None and record.final is None and record.prediction is None and not record.annotations
+
+
+# The columns of a batch of plain records: the table's defaults (`db_default`) fill the others as `_row` would.
+_NARROW_COLUMNS = ("id", "project_id", "external_id", "data", "needed")
+
+
+def _defaults_stand_in(row: dict, now: datetime) -> bool:
+    """Whether the table's defaults give a plain record's `row` the values `_row` gave it (the transaction's time
+    included: `now` is the database's, see `_import_all`)."""
+    for column in _ITEM_COLUMNS:
+        if column not in _NARROW_COLUMNS:
+            default = Item._meta.get_field(column).db_default
+            given = (None if default is NOT_PROVIDED else now if isinstance(default, TransactionStart)
+                     else getattr(default, "value", default))
+            if row[column] != given:
+                return False
+    return True
 
 
 class _StreamedBatch:
@@ -299,20 +333,27 @@ class _StreamedBatch:
     of every id seen is kept, so memory stays flat), and named from the line COPY stopped at.
     A batch ends after `len(ids)` records, at the end of the input, or before a record
     whose annotators have not been looked up yet (the lookup needs the connection COPY holds).
+    A `narrow` batch (of plain records, `_NARROW_COLUMNS`) also ends before the first record that is not plain.
     """
 
-    def __init__(self, records: Iterator[Record], ids: list[int], project: Project, now: datetime, users: _Users):
-        self.records, self.ids, self.project, self.now, self.users = records, ids, project, now, users
+    def __init__(self, first: Record, records: Iterator[Record], ids: list[int], project: Project, now: datetime,
+                 users: _Users, narrow: bool):
+        self.first, self.records, self.ids = first, records, ids
+        self.project, self.now, self.users = project, now, users
+        self.narrow = narrow
+        self.columns = _NARROW_COLUMNS if narrow else _ITEM_COLUMNS
         self.written: list[tuple[Record, dict]] = []
         self.held: Record | None = None  # starts the next batch, once its users are known
         self.finished = False
         self.stopped = False
         self.error: BaseException | None = None
-        # A record with data alone (the bulk of large imports) differs from the next only in its
-        # id, external id and data: the rest of its line is the same.
-        plain = _row(project, Record(number=0, data={}, external_id=None, gold=None), now, users)
-        self.plain_tail = _copy_line(plain, _ITEM_COLUMNS[4:])
+        # A plain record's line differs from the next one's only in its id, external id and data.
         self.plain_head = f"\t{project.pk}\t"
+        if narrow:
+            self.plain_tail = f"{project.overlap}\n"
+        else:
+            plain = _row(project, Record(number=0, data={}, external_id=None, gold=None), now, users)
+            self.plain_tail = _copy_line(plain, _ITEM_COLUMNS[4:])
 
     def read(self, size: int = -1) -> str:
         try:
@@ -327,15 +368,20 @@ class _StreamedBatch:
             if len(self.written) == len(self.ids):
                 self.stopped = True
                 break
-            record = next(self.records, None)
+            if self.first is not None:
+                record, self.first = self.first, None
+            else:
+                record = next(self.records, None)
             if record is None:
                 self.stopped = self.finished = True
                 break
-            if (record.annotations or record.final is not None) and self.users.unknown(record):
+            plain = _plain(record)
+            if (self.narrow and not plain) or (
+                    (record.annotations or record.final is not None) and self.users.unknown(record)):
                 self.held, self.stopped = record, True
                 break
             pk = self.ids[len(self.written)]
-            if record.gold is None and record.final is None and record.prediction is None and not record.annotations:
+            if plain:
                 external_id = "\\N" if record.external_id is None else _text_cell(record.external_id)
                 line = f"{pk}{self.plain_head}{external_id}\t{_json_cell(record.data)}\t{self.plain_tail}"
                 self.written.append((record, {"id": pk}))
@@ -412,6 +458,8 @@ def _import_all(project, records, on_duplicate, now, users, seen, result: Import
         with transaction.atomic():
             if job is not None and not jobs.lock_unfinished(job):
                 return ImportResult(**(job.result or {}))
+            if connection.vendor == "postgresql":  # the time the table's defaults give (`_NARROW_COLUMNS`)
+                now = _transaction_time()
             # Into a project whose items have no external ids (a new one, say) nothing can collide:
             # PostgreSQL then takes the records straight from the parser.
             streamed = connection.vendor == "postgresql" and not Item.objects.filter(
@@ -490,11 +538,16 @@ def vacuum_imported() -> None:
 
 def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen, new_ids: _IdRange,
                       unchecked: bool):
-    """PostgreSQL, nothing to collide with: batches parsed while COPY inserts them."""
-    while True:
-        batch = _StreamedBatch(records, _reserve_ids(STREAM_BATCH), project, now, users)
+    """PostgreSQL, nothing to collide with: batches parsed while COPY inserts them; a batch that starts with a
+    plain record leaves the columns the table's defaults fill out of its COPY, where they fill them as `_row`
+    would."""
+    narrow = _defaults_stand_in(_row(project, Record(number=0, data={}, external_id=None, gold=None), now, users), now)
+    first = next(records, None)
+    while first is not None:
+        batch = _StreamedBatch(first, records, _reserve_ids(STREAM_BATCH), project, now, users,
+                               narrow and _plain(first))
         try:
-            _copy_items(batch, unchecked)
+            _copy_items(batch, unchecked, batch.columns)
         except Exception as exc:  # psycopg2's own error: copy_expert bypasses Django's wrapping
             if batch.error is not None:
                 raise batch.error from None
@@ -505,13 +558,15 @@ def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, use
             raise
         new_ids.add(batch.ids[:len(batch.written)])
         record_accepted(project, batch.written)
-        annotations = _insert_annotations(project, batch.written, now, users)
+        annotations = _insert_annotations(project, batch.written, now, users, unchecked)
         yield len(batch.written), annotations, 0, 0
         if batch.held is not None:
             users.resolve([batch.held])
-            records = itertools.chain([batch.held], records)
+            first = batch.held
         elif batch.finished:
             return
+        else:
+            first = next(records, None)
 
 
 def _repeated_record(exc: Exception, written: list[tuple[Record, dict]]) -> Record | None:

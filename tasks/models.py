@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from common.db_functions import TransactionStart
 from tasks.lifecycle import HUMAN_SOURCES, LABELABLE, Reason, Source, Status
 
 
@@ -165,26 +166,30 @@ class Item(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items", db_index=False)
     external_id = models.CharField(max_length=255, null=True, blank=True)
     data = models.JSONField()
-    status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.NEW)
+    # The database defaults (db_default) are a new item's: an import's COPY of items that bring only their data
+    # leaves those columns out (dataio.importing, `_NARROW_COLUMNS`).
+    status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.NEW,
+                              db_default=ItemStatus.NEW.value)
     # Higher is served first; 0 for everything until a model scores the item.
-    priority = models.FloatField(default=0.0)
+    priority = models.FloatField(default=0.0, db_default=0.0)
     # Annotations this item needs (the project's overlap, or escalated_overlap).
     needed = models.PositiveSmallIntegerField(default=1)
     # Submitted, non-skipped annotations; kept on the row so the queue needs no count.
-    annotation_count = models.PositiveIntegerField(default=0)
+    annotation_count = models.PositiveIntegerField(default=0, db_default=0)
     gold = models.JSONField(null=True, blank=True)
     final_value = models.JSONField(null=True, blank=True)
-    final_source = models.CharField(max_length=16, choices=FinalSource.choices, blank=True, default="")
+    final_source = models.CharField(max_length=16, choices=FinalSource.choices, blank=True, default="", db_default="")
     final_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     final_at = models.DateTimeField(null=True, blank=True)
-    review_reason = models.CharField(max_length=16, choices=ReviewReason.choices, blank=True, default="")
+    review_reason = models.CharField(max_length=16, choices=ReviewReason.choices, blank=True, default="",
+                                     db_default="")
     # The active model's prediction, as plain data: {"model_version", "value", "confidence", "scores"}.
     prediction = models.JSONField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_default=TransactionStart())
+    updated_at = models.DateTimeField(auto_now=True, db_default=TransactionStart())
     # Somebody waits for this item's final value (a live decision): the listeners of a human final value look
     # for what waits only where this is set (`signals.human_final_label`), not after every submission. A
     # database default too, so that an import's COPY may leave it out.

@@ -77,3 +77,49 @@ def test_an_external_id_twice_in_different_batches_names_the_second_record(proje
     assert caught.value.record == 21 and caught.value.field == "external_id"
     assert "'r3' appears twice" in caught.value.message
     assert not Item.objects.filter(project=project).exists()
+
+
+def _copied_columns(monkeypatch) -> list[tuple[str, ...]]:
+    """The column list of each COPY into tasks_item, recorded as the import goes."""
+    seen, copy = [], importing._copy
+
+    def spy(table, columns, source):
+        if table == "tasks_item":
+            seen.append(columns)
+        return copy(table, columns, source)
+
+    monkeypatch.setattr(importing, "_copy", spy)
+    return seen
+
+
+def test_plain_records_leave_the_columns_the_table_fills_out_of_their_copy(project, monkeypatch):
+    monkeypatch.setattr(importing, "STREAM_BATCH", 100)
+    copied = _copied_columns(monkeypatch)
+    records = [{"text": f"plain {i}"} for i in range(3)]
+    records += [{"data": {"text": "predicted"}, "prediction": {"value": {"label": "neg"}, "confidence": 0.55}}]
+    records += [{"text": f"plain {i}"} for i in range(3, 5)]
+
+    assert run(project, records).imported == 6
+
+    # The plain records before the first other one in a COPY of their own; from there on, every column.
+    assert copied == [importing._NARROW_COLUMNS, importing._ITEM_COLUMNS]
+    items = list(Item.objects.filter(project=project).order_by("id"))
+    assert [i.data["text"] for i in items] == [f"plain {i}" for i in range(3)] + ["predicted", "plain 3", "plain 4"]
+    plain = [i for i in items if i.prediction is None]
+    assert {(i.status, i.priority, i.needed, i.annotation_count, i.final_source, i.review_reason, i.gold,
+             i.final_value, i.final_by_id, i.final_at, i.confidence) for i in plain} == {
+        ("new", 0.0, project.overlap, 0, "", "", None, None, None, None, None)}
+    # Every row of the import has the import's time, whether the database's default or the import gave it.
+    assert len({i.created_at for i in items}) == 1
+    assert all(i.updated_at == i.created_at for i in plain)
+
+
+def test_a_batch_that_starts_with_another_record_copies_every_column(project, monkeypatch):
+    monkeypatch.setattr(importing, "STREAM_BATCH", 100)
+    copied = _copied_columns(monkeypatch)
+    records = [{"data": {"text": "gold"}, "gold": {"label": "pos"}}] + [{"text": f"plain {i}"} for i in range(4)]
+
+    assert run(project, records).imported == 5
+
+    assert copied == [importing._ITEM_COLUMNS]
+    assert Item.objects.filter(project=project, status="new").count() == 4
