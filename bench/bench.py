@@ -48,6 +48,7 @@ from bench.stack import (  # noqa: E402  (the stack of processes, the HTTP clien
     Stack,
     log,
     wait_for_job,
+    wait_for_quiet_database,
     wait_for_search_vectors,
 )
 
@@ -123,6 +124,8 @@ def run_import(api: Api, stack: Stack, project_id: int, records: list[dict], mod
         raise BenchError(f"imported {imported} items, expected {n}")
     facts.update({"import_seconds": round(elapsed, 3), "import_items_per_s": round(n / elapsed)})
     facts["search_vectors_seconds"] = wait_for_search_vectors(stack)
+    # The vacuums that follow a large import (its jobs, autovacuum) finish before the labeling is timed.
+    facts["quiet_wait_seconds"] = wait_for_quiet_database(stack)
     return facts
 
 

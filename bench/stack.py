@@ -561,3 +561,31 @@ def wait_for_search_vectors(stack: Stack) -> float | None:
                 time.sleep(0.2)
     finally:
         conn.close()
+
+
+def wait_for_quiet_database(stack: Stack, timeout: float = 300) -> float | None:
+    """Wait until no VACUUM runs (the jobs that follow a large import, or autovacuum) for two seconds, so that the
+    timed labeling measures the steady state, not the maintenance after a bulk write; answers how long it took."""
+    if not stack.env.get("DATABASE_URL", "").startswith("postgres"):
+        return None
+    import psycopg2
+
+    t0 = time.perf_counter()
+    conn = psycopg2.connect(stack.env["DATABASE_URL"])
+    try:
+        conn.autocommit = True
+        quiet_since = None
+        with conn.cursor() as cur:
+            while time.perf_counter() - t0 < timeout:
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND "
+                            "(backend_type = 'autovacuum worker' OR query ILIKE 'vacuum%' AND state = 'active')")
+                if cur.fetchone()[0]:
+                    quiet_since = None
+                elif quiet_since is None:
+                    quiet_since = time.perf_counter()
+                elif time.perf_counter() - quiet_since >= 2:
+                    break
+                time.sleep(0.2)
+        return round(time.perf_counter() - t0, 2)
+    finally:
+        conn.close()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from dataio.importing import run_import_job, vacuum_imported
+from dataio.importing import run_import_job, vacuum_imported, vacuum_search_vectors
 from dataio.records import RecordError
 from tasks import jobs, text_search
 
@@ -14,11 +14,14 @@ def import_items(job_id: int) -> None:
 
 
 @shared_task(name="dataio.build_text_search")
-def build_text_search(project_id: int) -> None:
+def build_text_search(project_id: int, vacuum: bool = False) -> None:
     """Build one batch of an import's search vectors, then queue the next: other jobs queued meanwhile
-    (a pre-label job, say) run between batches instead of waiting for a million items' vectors."""
+    (a pre-label job, say) run between batches instead of waiting for a million items' vectors. With `vacuum`
+    (a large import's), the table is vacuumed after the last batch."""
     if text_search.build_step(project_id):
-        build_text_search.apply_async(args=[project_id])
+        build_text_search.apply_async(args=[project_id, vacuum])
+    elif vacuum:
+        vacuum_search_vectors()
 
 
 @shared_task(name="dataio.vacuum_imported")

@@ -490,7 +490,9 @@ def _import_all(project, records, on_duplicate, now, users, seen, result: Import
             if new_ids.first is not None:
                 text_search.mark_pending(project.pk, new_ids.first, new_ids.last)
                 if text_search.enabled():
-                    transaction.on_commit(lambda: _send(BUILD_SEARCH_TASK, [project.pk],
+                    # A large import's vectors are vacuumed once built, as its rows are (`vacuum_imported`).
+                    large = result.imported >= ANALYZE_AFTER
+                    transaction.on_commit(lambda: _send(BUILD_SEARCH_TASK, [project.pk, large],
                                                         f"search vectors of project {project.pk} stay pending"))
             trail.record("items.imported", user=user, project=project, job=job.pk if job else None,
                          **result.as_dict())
@@ -534,6 +536,14 @@ def vacuum_imported() -> None:
     transaction (a Celery job); idempotent."""
     with connection.cursor() as cur:
         cur.execute(f"VACUUM {_WRITTEN}")
+
+
+def vacuum_search_vectors() -> None:
+    """VACUUM the search vectors' table once a large import's vectors are built (a million rows inserted: else
+    autovacuum starts on it and its index within the minute, while people label); PostgreSQL only, outside a
+    transaction; idempotent."""
+    with connection.cursor() as cur:
+        cur.execute("VACUUM tasks_itemtext")
 
 
 def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen, new_ids: _IdRange,

@@ -57,3 +57,34 @@ def test_the_vacuum_job_vacuums_the_tables_an_import_writes(project):
         cur.execute("SELECT relname FROM pg_stat_user_tables WHERE last_vacuum >= %s", [started])
         vacuumed = {name for (name,) in cur.fetchall()}
     assert {"tasks_item", "annotations_annotation", "tasks_assignment"} <= vacuumed
+
+
+@pytest.mark.django_db
+def test_a_large_import_s_search_vectors_are_vacuumed_once_built(project, monkeypatch, sent,
+                                                                django_capture_on_commit_callbacks):
+    monkeypatch.setattr(importing, "ANALYZE_AFTER", 20)
+    with django_capture_on_commit_callbacks(execute=True):
+        _import(project, 20)
+        _import(project, 5)
+    assert (importing.BUILD_SEARCH_TASK, [project.pk, True]) in sent
+    assert (importing.BUILD_SEARCH_TASK, [project.pk, False]) in sent  # a small one's are left to autovacuum
+    vacuumed = []
+    monkeypatch.setattr(celery_tasks, "vacuum_search_vectors", lambda: vacuumed.append(True))
+    queued = []
+    monkeypatch.setattr(celery_tasks.build_text_search, "apply_async", lambda args: queued.append(args))
+
+    celery_tasks.build_text_search(project.pk, True)  # the first import's range: the second one's waits
+    assert queued == [[project.pk, True]] and vacuumed == []
+    celery_tasks.build_text_search(project.pk, True)  # the last range
+    assert queued == [[project.pk, True]] and vacuumed == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_search_vectors_vacuum_vacuums_their_table(project):
+    with connection.cursor() as cur:
+        cur.execute("SELECT now()")
+        (started,) = cur.fetchone()
+        importing.vacuum_search_vectors()
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+        cur.execute("SELECT relname FROM pg_stat_user_tables WHERE last_vacuum >= %s", [started])
+        assert "tasks_itemtext" in {name for (name,) in cur.fetchall()}
