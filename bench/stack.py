@@ -542,9 +542,9 @@ def curve_table(runs: list[dict], key: str) -> str:
     return "\n".join(out)
 
 
-def wait_for_search_vectors(stack: Stack) -> float | None:
-    """Wait until the worker has built the search vectors the import left pending (PostgreSQL), so that
-    build does not run during the timed labeling; answers how long it took after the import."""
+def _poll(stack: Stack, done, timeout: float | None = None) -> float | None:
+    """Ask `done(cursor)` every 0.2 s on the stack's PostgreSQL until it answers true (or `timeout` seconds
+    passed); how long that took. None for SQLite."""
     if not stack.env.get("DATABASE_URL", "").startswith("postgres"):
         return None
     import psycopg2
@@ -554,38 +554,35 @@ def wait_for_search_vectors(stack: Stack) -> float | None:
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            while True:
-                cur.execute("SELECT EXISTS (SELECT 1 FROM tasks_itemtextpending)")
-                if not cur.fetchone()[0]:
-                    return round(time.perf_counter() - t0, 2)
+            while not done(cur) and (timeout is None or time.perf_counter() - t0 < timeout):
                 time.sleep(0.2)
+        return round(time.perf_counter() - t0, 2)
     finally:
         conn.close()
+
+
+def wait_for_search_vectors(stack: Stack) -> float | None:
+    """Wait until the worker has built the search vectors the import left pending (PostgreSQL), so that
+    build does not run during the timed labeling; answers how long it took after the import."""
+    def built(cur) -> bool:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM tasks_itemtextpending)")
+        return not cur.fetchone()[0]
+
+    return _poll(stack, built)
 
 
 def wait_for_quiet_database(stack: Stack, timeout: float = 300) -> float | None:
     """Wait until no VACUUM runs (the jobs that follow a large import, or autovacuum) for two seconds, so that the
     timed labeling measures the steady state, not the maintenance after a bulk write; answers how long it took."""
-    if not stack.env.get("DATABASE_URL", "").startswith("postgres"):
-        return None
-    import psycopg2
+    quiet_since: list[float] = []
 
-    t0 = time.perf_counter()
-    conn = psycopg2.connect(stack.env["DATABASE_URL"])
-    try:
-        conn.autocommit = True
-        quiet_since = None
-        with conn.cursor() as cur:
-            while time.perf_counter() - t0 < timeout:
-                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND "
-                            "(backend_type = 'autovacuum worker' OR query ILIKE 'vacuum%' AND state = 'active')")
-                if cur.fetchone()[0]:
-                    quiet_since = None
-                elif quiet_since is None:
-                    quiet_since = time.perf_counter()
-                elif time.perf_counter() - quiet_since >= 2:
-                    break
-                time.sleep(0.2)
-        return round(time.perf_counter() - t0, 2)
-    finally:
-        conn.close()
+    def quiet(cur) -> bool:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND "
+                    "(backend_type = 'autovacuum worker' OR query ILIKE 'vacuum%' AND state = 'active')")
+        if cur.fetchone()[0]:
+            quiet_since.clear()
+        elif not quiet_since:
+            quiet_since.append(time.perf_counter())
+        return bool(quiet_since) and time.perf_counter() - quiet_since[0] >= 2
+
+    return _poll(stack, quiet, timeout)

@@ -46,17 +46,21 @@ def test_a_small_import_leaves_its_tables_to_autovacuum(project, sent, django_ca
     assert importing.VACUUM_TASK not in [name for name, _ in sent]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_vacuum_job_vacuums_the_tables_an_import_writes(project):
-    _import(project, 300)
+def _vacuumed_by(vacuum) -> set[str]:
+    """The tables `vacuum()` vacuumed (outside a transaction)."""
     with connection.cursor() as cur:
         cur.execute("SELECT now()")
         (started,) = cur.fetchone()
-        importing.vacuum_imported()
+        vacuum()
         cur.execute("SELECT pg_stat_clear_snapshot()")
         cur.execute("SELECT relname FROM pg_stat_user_tables WHERE last_vacuum >= %s", [started])
-        vacuumed = {name for (name,) in cur.fetchall()}
-    assert {"tasks_item", "annotations_annotation", "tasks_assignment"} <= vacuumed
+        return {name for (name,) in cur.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_vacuum_job_vacuums_the_tables_an_import_writes(project):
+    _import(project, 300)
+    assert {"tasks_item", "annotations_annotation", "tasks_assignment"} <= _vacuumed_by(importing.vacuum_imported)
 
 
 @pytest.mark.django_db
@@ -81,10 +85,4 @@ def test_a_large_import_s_search_vectors_are_vacuumed_once_built(project, monkey
 
 @pytest.mark.django_db(transaction=True)
 def test_the_search_vectors_vacuum_vacuums_their_table(project):
-    with connection.cursor() as cur:
-        cur.execute("SELECT now()")
-        (started,) = cur.fetchone()
-        importing.vacuum_search_vectors()
-        cur.execute("SELECT pg_stat_clear_snapshot()")
-        cur.execute("SELECT relname FROM pg_stat_user_tables WHERE last_vacuum >= %s", [started])
-        assert "tasks_itemtext" in {name for (name,) in cur.fetchall()}
+    assert "tasks_itemtext" in _vacuumed_by(importing.vacuum_search_vectors)
