@@ -337,7 +337,7 @@ class _StreamedBatch:
     """
 
     def __init__(self, first: Record, records: Iterator[Record], ids: list[int], project: Project, now: datetime,
-                 users: _Users, narrow: bool):
+                 users: _Users, narrow: bool, plain_tail: str):
         self.first, self.records, self.ids = first, records, ids
         self.project, self.now, self.users = project, now, users
         self.narrow = narrow
@@ -349,11 +349,7 @@ class _StreamedBatch:
         self.error: BaseException | None = None
         # A plain record's line differs from the next one's only in its id, external id and data.
         self.plain_head = f"\t{project.pk}\t"
-        if narrow:
-            self.plain_tail = f"{project.overlap}\n"
-        else:
-            plain = _row(project, Record(number=0, data={}, external_id=None, gold=None), now, users)
-            self.plain_tail = _copy_line(plain, _ITEM_COLUMNS[4:])
+        self.plain_tail = f"{project.overlap}\n" if narrow else plain_tail
 
     def read(self, size: int = -1) -> str:
         try:
@@ -551,11 +547,12 @@ def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, use
     """PostgreSQL, nothing to collide with: batches parsed while COPY inserts them; a batch that starts with a
     plain record leaves the columns the table's defaults fill out of its COPY, where they fill them as `_row`
     would."""
-    narrow = _defaults_stand_in(_row(project, Record(number=0, data={}, external_id=None, gold=None), now, users), now)
+    plain = _row(project, Record(number=0, data={}, external_id=None, gold=None), now, users)
+    narrow, plain_tail = _defaults_stand_in(plain, now), _copy_line(plain, _ITEM_COLUMNS[4:])
     first = next(records, None)
     while first is not None:
         batch = _StreamedBatch(first, records, _reserve_ids(STREAM_BATCH), project, now, users,
-                               narrow and _plain(first))
+                               narrow and _plain(first), plain_tail)
         try:
             _copy_items(batch, unchecked, batch.columns)
         except Exception as exc:  # psycopg2's own error: copy_expert bypasses Django's wrapping
