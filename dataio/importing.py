@@ -7,6 +7,7 @@ leases of a batch go in with one COPY each.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import io
 import logging
@@ -207,7 +208,10 @@ def _json_cell(v) -> str:
     return orjson.dumps(v).decode().replace("\\", "\\\\")
 
 
+@functools.lru_cache(maxsize=64)
 def _time_cell(v: datetime) -> str:
+    """Remembered: most of an import's times are its one `now` (an annotated item's row, its annotation and
+    its lease carry it seven times)."""
     return v.isoformat()
 
 
