@@ -480,7 +480,8 @@ def _import_all(project, records, on_duplicate, now, users, seen, result: Import
                 result.skipped += skipped
                 if job is not None:
                     jobs.report_progress(job, result.imported + result.updated + result.skipped)
-            if connection.vendor == "postgresql" and result.imported >= ANALYZE_AFTER:
+            large = connection.vendor == "postgresql" and result.imported >= ANALYZE_AFTER
+            if large:
                 # Fresh statistics now, not when autovacuum gets round to it: queries planned for the
                 # tables as they were (nearly empty) would scan them whole, per chunk of an export.
                 with connection.cursor() as cur:
@@ -491,7 +492,6 @@ def _import_all(project, records, on_duplicate, now, users, seen, result: Import
                 text_search.mark_pending(project.pk, new_ids.first, new_ids.last)
                 if text_search.enabled():
                     # A large import's vectors are vacuumed once built, as its rows are (`vacuum_imported`).
-                    large = result.imported >= ANALYZE_AFTER
                     transaction.on_commit(lambda: _send(BUILD_SEARCH_TASK, [project.pk, large],
                                                         f"search vectors of project {project.pk} stay pending"))
             trail.record("items.imported", user=user, project=project, job=job.pk if job else None,

@@ -141,7 +141,7 @@ def _score_and_write(project, mv, backend, model, thresholds, seed: int, job, to
             writers.ready()
             _report(job, outcome, total, writers.written)
             rows = _read(project, last_id)
-            writers.submit(mv, batch, now)
+            writers.submit(batch, now)
             outcome.add(batch)
         for _ in writers.finish():
             _report(job, outcome, total, writers.written)
@@ -199,6 +199,12 @@ class _Batch:
     bands: dict[str, int]
     # PostgreSQL: the predictions' columns as array literals, built while scoring (`items.Scored.literals`).
     prediction_literals: list[str] | None = None
+
+    def literals_of(self, rows) -> list[str]:
+        """The predictions' columns of these rows (indexes into `ids`) as array literals (`tasks.bulk`)."""
+        rows = list(rows)
+        return [bulk.ints(self.ids[k] for k in rows), bulk.texts(self.value_json[k] for k in rows),
+                bulk.floats(self.confidence[rows].tolist()), bulk.texts(self.scores_json[k] for k in rows)]
 
 
 def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now) -> _Batch:
@@ -262,8 +268,7 @@ def _score_batch(project, mv, backend, model, rows, thresholds, seed: int, now) 
                    unreadable=len(ids) - len(ok), bands=bands)
     if connection.vendor == "postgresql":  # built here, not in the writing thread (see `items.Scored.literals`)
         scored.literals()
-        batch.prediction_literals = [bulk.ints(ok_ids), bulk.texts(value_json), bulk.floats(batch.confidence.tolist()),
-                                     bulk.texts(scores_json)]
+        batch.prediction_literals = batch.literals_of(range(len(ok_ids)))
     return batch
 
 
@@ -384,11 +389,11 @@ class _Writers:
             self.stack.enter_context(writer)
         return self
 
-    def submit(self, mv: ModelVersion, batch: _Batch, now) -> None:
+    def submit(self, batch: _Batch, now) -> None:
         """Write `batch` on the next writer in turn, once that writer's previous batch is written."""
         writer = self._next()
         self.submitted += 1
-        writer.submit(len(batch.ids) + batch.unreadable, _write_batch, mv, batch, now, self.unchecked)
+        writer.submit(len(batch.ids) + batch.unreadable, _write_batch, self.mv, batch, now, self.unchecked)
 
     def ready(self) -> None:
         """Until the writer of the next batch has written its previous one (without writing connections, that
@@ -504,8 +509,6 @@ def _write_predictions(mv: ModelVersion, batch: _Batch, now, updated: list[int],
     literals = batch.prediction_literals
     if len(updated) < len(batch.ids):  # items deleted since they were read: none of their predictions
         still = set(updated)
-        keep = [k for k, pk in enumerate(batch.ids) if pk in still]
-        literals = [bulk.ints(batch.ids[k] for k in keep), bulk.texts(batch.value_json[k] for k in keep),
-                    bulk.floats(batch.confidence[keep].tolist()), bulk.texts(batch.scores_json[k] for k in keep)]
+        literals = batch.literals_of([k for k, pk in enumerate(batch.ids) if pk in still])
     with row_checks.unchecked(unchecked), connection.cursor() as cur:
         cur.execute(_INSERT_PREDICTIONS, [mv.pk, now, *literals])

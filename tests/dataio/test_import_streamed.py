@@ -3,6 +3,7 @@ more; tiny batches here, so that every batch end is crossed."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import orjson
 import pytest
@@ -123,3 +124,14 @@ def test_a_batch_that_starts_with_another_record_copies_every_column(project, mo
 
     assert copied == [importing._ITEM_COLUMNS]
     assert Item.objects.filter(project=project, status="new").count() == 4
+
+
+def test_the_narrow_copy_is_used_only_where_the_defaults_give_the_plain_row(project):
+    now = importing._transaction_time()
+    plain = importing._row(project, importing.Record(number=0, data={}, external_id=None, gold=None), now,
+                           importing._Users())
+
+    assert importing._defaults_stand_in(plain, now)
+    assert not importing._defaults_stand_in({**plain, "status": "queued"}, now)
+    assert not importing._defaults_stand_in({**plain, "priority": 0.5}, now)
+    assert not importing._defaults_stand_in(plain, now - timedelta(seconds=1))  # another time than the table's
