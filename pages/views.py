@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -29,7 +29,7 @@ from models_registry.training import check_can_train
 from pages import charts
 from tasks import jobs, questions, services
 from tasks.access import is_member
-from tasks.models import Item, ItemStatus, Job, Project, Standing, Strategy
+from tasks.models import Item, Job, Project, Standing, Strategy
 from tasks.serializers import ProjectSerializer
 from tasks.standing_api import StandingSerializer
 
@@ -39,12 +39,11 @@ def home(request):
     """The caller's projects with their progress: done / total, and my annotations today."""
     projects = list(Project.objects.visible_to(request.user).order_by("id"))
     ids = [p.pk for p in projects]
-    counts = {
-        row["project_id"]: row
-        for row in Item.objects.filter(project_id__in=ids).values("project_id").annotate(
-            total=Count("id"), done=Count("id", filter=Q(status__in=[ItemStatus.DONE, ItemStatus.AUTO_ACCEPTED])),
-        )
-    }
+    # Two counts, each one index's: all items (`item_browse_id`), the finished ones (`item_past_queue`, which
+    # holds no labelable item).
+    items = Item.objects.filter(project_id__in=ids)
+    total, done = (dict(qs.values("project_id").annotate(n=Count("id")).values_list("project_id", "n"))
+                   for qs in (items, items.finished()))
     midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     today = dict(
         Annotation.objects.filter(user=request.user, project_id__in=ids, created_at__gte=midnight)
@@ -53,9 +52,9 @@ def home(request):
     can_label = request.user.has_role(*permissions.LABEL)
     rows = []
     for p in projects:
-        c = counts.get(p.pk, {"total": 0, "done": 0})
-        rows.append({"project": p, "total": c["total"], "done": c["done"], "today": today.get(p.pk, 0),
-                     "percent": round(100 * c["done"] / c["total"]) if c["total"] else 0})
+        t, d = total.get(p.pk, 0), done.get(p.pk, 0)
+        rows.append({"project": p, "total": t, "done": d, "today": today.get(p.pk, 0),
+                     "percent": round(100 * d / t) if t else 0})
     return render(request, "home.html", {"rows": rows, "can_label": can_label})
 
 
