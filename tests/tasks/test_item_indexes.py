@@ -2,35 +2,18 @@
 `item_past_queue`, the labelable ones (new, queued) only in `item_queue`, so an imported or a pre-labeled item
 that still waits for people costs one index insert fewer. Each query by status keeps an index: shown with the
 table's other indexes dropped (in the test's transaction) and no order asked for, where only the index whose
-condition the filter implies can serve it; no cost estimate decides it either way."""
+condition the filter implies can serve it (`tests.plans`)."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from tasks.models import Item, ItemStatus
 from tests.conftest import make_items, make_project
+from tests.plans import plan_with_only
 
 pytestmark = [pytest.mark.django_db,
-              pytest.mark.skipif(connection.vendor != "postgresql", reason="partial indexes and plans are PostgreSQL's")]
-
-
-def _plan_with_only(index: str, qs) -> str:
-    """The plan with `index` the table's only one besides the primary key; rolled back (to a savepoint) after."""
-    saved = transaction.savepoint()
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the fixtures' deferred checks, before ALTER TABLE
-        cursor.execute("ALTER TABLE tasks_item DROP CONSTRAINT item_external_id_unique")
-        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'tasks_item' AND indexname <> %s "
-                       "AND indexname <> 'tasks_item_pkey'", [index])
-        for (other,) in cursor.fetchall():
-            cursor.execute(f"DROP INDEX {other}")
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        sql, params = qs.order_by().query.sql_with_params()
-        cursor.execute("EXPLAIN " + sql, params)
-        plan = "\n".join(r[0] for r in cursor.fetchall())
-    transaction.savepoint_rollback(saved)
-    return plan
+              pytest.mark.skipif(connection.vendor != "postgresql", reason="plans are PostgreSQL's")]
 
 
 @pytest.fixture
@@ -47,15 +30,15 @@ def project(admin):
     lambda items: items.filter(status=ItemStatus.AUTO_ACCEPTED),  # a status filter of the data browser or the API
 ], ids=["in review", "finished", "auto-accepted"])
 def test_the_items_past_the_queue_are_found_by_status_in_item_past_queue(project, query):
-    plan = _plan_with_only("item_past_queue", query(Item.objects.filter(project=project)))
+    plan = plan_with_only("item_past_queue", query(Item.objects.filter(project=project)))
     assert "item_past_queue" in plan and "Seq Scan" not in plan, plan
 
 
 @pytest.mark.parametrize("status", [ItemStatus.NEW, ItemStatus.QUEUED])
 def test_labelable_items_are_found_by_status_in_item_queue_only(project, status):
     items = Item.objects.filter(project=project, status=status)
-    assert "Seq Scan" in _plan_with_only("item_past_queue", items)  # not there: the index cannot serve them
-    plan = _plan_with_only("item_queue", items)
+    assert "Seq Scan" in plan_with_only("item_past_queue", items)  # not there: the index cannot serve them
+    plan = plan_with_only("item_queue", items)
     assert "item_queue" in plan and "Seq Scan" not in plan, plan
 
 
