@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import subprocess
 import sys
@@ -97,7 +98,6 @@ class Sides:
 
 
 def _django(stack: Stack) -> None:
-    import os
     os.environ.update(stack.django_env())
     import django
     django.setup()
@@ -145,6 +145,11 @@ def bench_copy(url: str, args, rng: random.Random) -> Sides:
     return sides
 
 
+def _scores(confidence: float) -> str:
+    """A two-label prediction's scores as JSON."""
+    return f'{{"a":{confidence},"b":{1 - confidence}}}'
+
+
 def _batches(low: int, high: int):
     for start in range(low, high + 1, 10_000):
         yield list(range(start, min(start + 10_000, high + 1)))
@@ -161,8 +166,8 @@ def bench_route(url: str, args, rng: random.Random) -> Sides:
         conf = [rng.random() for _ in ids]
         n = len(ids)
         scored = items.Scored(
-            ids=ids, prediction=[f'{{"model_version":1,"value":{{"label":"a"}},"confidence":{c},'
-                                 f'"scores":{{"a":{c},"b":{1 - c}}}}}' for c in conf],
+            ids=ids, prediction=[f'{{"model_version":1,"value":{{"label":"a"}},"confidence":{c},"scores":{_scores(c)}}}'
+                                 for c in conf],
             confidence=conf, priority=[1 - c for c in conf], needed=[1] * n, status=["queued"] * n,
             final_value=[None] * n, final_source=[""] * n, final_at=[None] * n, review_reason=[""] * n,
             was_status=["new"] * n, was_source=[""] * n, was_count=[0] * n)
@@ -187,7 +192,7 @@ def bench_predictions(url: str, args, rng: random.Random) -> Sides:
     for turn, ids in enumerate(_batches(low, high)):
         conf = [rng.random() for _ in ids]
         params = [version, now, bulk.ints(ids), bulk.texts('{"label":"a"}' for _ in ids), bulk.floats(conf),
-                  bulk.texts(f'{{"a":{c},"b":{1 - c}}}' for c in conf)]
+                  bulk.texts(map(_scores, conf))]
         sides.run(turn, lambda cur: cur.execute(prelabel._INSERT_PREDICTIONS, params))
     sides.commit()
     return sides

@@ -351,9 +351,10 @@ class _StreamedBatch:
         self.finished = False
         self.stopped = False
         self.error: BaseException | None = None
-        # A plain record's line differs from the next one's only in its id, external id and data.
+        # A plain record's line differs from the next one's only in its id, external id and data; `plain_tail` is
+        # what follows the data in this batch's columns (`_streamed_batches`).
         self.plain_head = f"\t{project.pk}\t"
-        self.plain_tail = f"{project.overlap}\n" if narrow else plain_tail
+        self.plain_tail = plain_tail
 
     def read(self, size: int = -1) -> str:
         try:
@@ -552,11 +553,14 @@ def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, use
     plain record leaves the columns the table's defaults fill out of its COPY, where they fill them as `_row`
     would."""
     plain = _row(project, Record(number=0, data={}, external_id=None, gold=None), now, users)
-    narrow, plain_tail = _defaults_stand_in(plain, now), _copy_line(plain, _ITEM_COLUMNS[4:])
+    narrow = _defaults_stand_in(plain, now)
+    # What follows a plain record's data: `needed` in the narrow columns, every other column in the full ones.
+    tails = {True: f"{plain['needed']}\n", False: _copy_line(plain, _ITEM_COLUMNS[4:])}
     first = next(records, None)
     while first is not None:
-        batch = _StreamedBatch(first, records, _reserve_ids(STREAM_BATCH), project, now, users,
-                               narrow and _plain(first), plain_tail)
+        batch_narrow = narrow and _plain(first)
+        batch = _StreamedBatch(first, records, _reserve_ids(STREAM_BATCH), project, now, users, batch_narrow,
+                               tails[batch_narrow])
         try:
             _copy_items(batch, unchecked, batch.columns)
         except Exception as exc:  # psycopg2's own error: copy_expert bypasses Django's wrapping
