@@ -131,8 +131,10 @@ def submit_locked(user, item: Item, submission: Submission) -> Annotation:
         rows.insert(annotation)
     # The annotation (where its key is known), the assignment ends, the audit event, the item's count and, where
     # this answer settles the item, its final state: sent together, with the read that follows them
-    # (`rows.together`).
+    # (`rows.together`). An answer that settles the item writes its count with the settlement: one new version
+    # of the item's row (and of each of its index entries) rather than two.
     state = LeaseState.SKIPPED if submission.skip else LeaseState.SUBMITTED
+    settles = not submission.skip and item.status in LABELABLE and item.annotation_count + 1 >= item.needed
     at = rows.moment(now)
     with rows.together():
         rows.execute_all([
@@ -141,7 +143,7 @@ def submit_locked(user, item: Item, submission: Submission) -> Annotation:
             trail.statement("annotation.skipped" if submission.skip else "annotation.submitted", user=user,
                             project=item.project_id, item=item, annotation=annotation.pk, value=value,
                             lead_time=submission.lead_time),
-            *([] if submission.skip else [(_COUNT_SQL, [item.pk])]),
+            *([] if submission.skip or settles else [(_COUNT_SQL, [item.pk])]),
         ])
         if not submission.skip and situation.feedback:
             rework.mark_reworked(item, user, now)  # the reviewer's feedback on this item is answered
@@ -149,9 +151,9 @@ def submit_locked(user, item: Item, submission: Submission) -> Annotation:
             annotation.gold_result = quality.score_gold(item, user, value)
         if not submission.skip:
             item.annotation_count += 1
-            if item.status in LABELABLE and item.annotation_count >= item.needed:
+            if settles:
                 # The count is of the item's non-skipped annotations: at one, this value is all of them.
-                settle(item, [_as_stored(value)] if item.annotation_count == 1 else None)
+                settle(item, [_as_stored(value)] if item.annotation_count == 1 else None, also=("annotation_count",))
             guards.check(item.project, user, now)
     return annotation
 
@@ -169,11 +171,12 @@ def _has_place(item: Item, situation: _Situation) -> bool:
     return item.status in LABELABLE and item.annotation_count + situation.live_leases < item.needed
 
 
-def settle(item: Item, values: list | None = None) -> None:
+def settle(item: Item, values: list | None = None, also: tuple[str, ...] = ()) -> None:
     """Decide an item that has all its annotations. Call while holding its row lock.
 
     `values` are the item's non-skipped annotation values in order, when the caller already knows them
-    (a submission that is the item's only annotation); otherwise they are read.
+    (a submission that is the item's only annotation); otherwise they are read. `also`: more of the item's
+    fields its write carries (`tasks.items.settle`).
 
     The task type's majority rule (`annotations.consensus`) decides, except in classification
     projects whose `consensus_method` is "dawid_skene": there `annotations.truth` decides by
@@ -190,7 +193,7 @@ def settle(item: Item, values: list | None = None) -> None:
     if adaptive_overlap:
         verdict = adaptive.judge(item)
         if verdict.more:
-            items.ask_for_more(item, priority=adaptive.priority(verdict), reason=verdict.reason)
+            items.ask_for_more(item, priority=adaptive.priority(verdict), reason=verdict.reason, also=also)
             return
         assert verdict.outcome is not None
         outcome, reason = verdict.outcome, verdict.reason
@@ -215,7 +218,7 @@ def settle(item: Item, values: list | None = None) -> None:
     # (adaptive overlap raises `needed` itself: its disputes are plain disagreements).
     escalated = item.needed > project.overlap and not adaptive_overlap
     items.settle(item, agreed=outcome.agreed, value=value, escalated=escalated,
-                 reason=reason, low_agreement=low_agreement)
+                 reason=reason, low_agreement=low_agreement, also=also)
 
 
 class TooLateToUndo(Conflict):

@@ -25,18 +25,21 @@ from tasks.models import Item
 
 
 def settle(item: Item, *, agreed: bool, value: Any, escalated: bool, reason: str,
-           low_agreement: bool = False) -> None:
-    """The annotators' consensus is final, or the item goes to review. Call holding its row lock."""
+           low_agreement: bool = False, also: tuple[str, ...] = ()) -> None:
+    """The annotators' consensus is final, or the item goes to review. Call holding its row lock.
+
+    `also`: more of the item's fields to write with it (a submission's `annotation_count`, so that the row is
+    written once, not twice)."""
     _write(item, lifecycle.settled(item.status, agreed=agreed, value=value, at=timezone.now(),
-                                   escalated=escalated, low_agreement=low_agreement), reason=reason)
+                                   escalated=escalated, low_agreement=low_agreement), reason=reason, also=also)
 
 
-def ask_for_more(item: Item, *, priority: float, reason: str) -> None:
+def ask_for_more(item: Item, *, priority: float, reason: str, also: tuple[str, ...] = ()) -> None:
     """Adaptive overlap: the item waits for one more annotation than it has, at `priority` in the queue.
-    Call holding its row lock (its status stays: it is still waiting)."""
+    Call holding its row lock (its status stays: it is still waiting). `also`: as for `settle`."""
     item.needed = item.annotation_count + 1
     item.priority = priority
-    rows.execute_all([rows.update_statement(item, ("needed", "priority")),
+    rows.execute_all([rows.update_statement(item, ("needed", "priority", *also)),
                       trail.statement("item.more_annotations", project=item.project_id, item=item,
                                       needed=item.needed, reason=reason)])
 
@@ -87,7 +90,7 @@ def reopen_after_undo(item: Item) -> bool:
     return True
 
 
-def _write(item: Item, life: Life, *, user=None, reason: str = "") -> None:
+def _write(item: Item, life: Life, *, user=None, reason: str = "", also: tuple[str, ...] = ()) -> None:
     _apply(item, life)
     # The row and its audit event in one round trip.
     if life.status == lifecycle.Status.IN_REVIEW:
@@ -95,7 +98,7 @@ def _write(item: Item, life: Life, *, user=None, reason: str = "") -> None:
     else:
         event = trail.statement("final.set", user=user, project=item.project_id, item=item, value=life.final_value,
                                 source=life.final_source, reason=reason)
-    rows.execute_all([rows.update_statement(item, _FIELDS), event])
+    rows.execute_all([rows.update_statement(item, (*_FIELDS, *also)), event])
     if life.status != lifecycle.Status.IN_REVIEW and life.human_final:
         project_id, item_id = item.project_id, item.pk
         # The project row as the caller loaded it (the submission's lock does), so that listeners need not

@@ -17,7 +17,7 @@ from annotations.models import Annotation, Feedback
 from annotations.rework import reject
 from annotations.services import Submission, submit_annotation
 from tasks import queue
-from tasks.models import Assignment, Item, LeaseState, Standing, StandingState
+from tasks.models import Assignment, Item, LeaseState, Membership, Standing, StandingState
 from tests.conftest import make_items, make_project, make_user
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +204,55 @@ def test_the_item_table_is_vacuumed_after_thousands_of_changes_not_a_fifth_of_it
         cur.execute("SELECT reloptions FROM pg_class WHERE relname = 'tasks_item'")
         options = set(cur.fetchone()[0])
     assert {"autovacuum_vacuum_scale_factor=0.005", "autovacuum_vacuum_threshold=2000"} <= options
+
+
+def _item_rows_written(item_id, send) -> int:
+    """How many times `send()` writes the item's row (PostgreSQL's count of the transaction's updated rows)."""
+    def updated() -> int:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_stat_get_xact_tuples_updated('tasks_item'::regclass)")
+            return cur.fetchone()[0]
+    before = updated()
+    send()
+    return updated() - before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics count the writes")
+@pytest.mark.parametrize("overlap", [1, 2])
+def test_an_answer_writes_its_item_once_with_the_count_and_the_settlement_together(labeling, overlap):
+    # Each write of the row is a new version of it with a new entry in each of its indexes (the changed
+    # status makes it no HOT update): the answer that settles the item carries the count in the same UPDATE.
+    project, client = labeling
+    project.items.update(needed=overlap)
+    item_id = _next(client, project)["item"]["id"]
+
+    assert _item_rows_written(item_id, lambda: _submit(client, item_id)) == 1
+
+    item = project.items.get(pk=item_id)
+    assert item.annotation_count == 1
+    assert item.status == ("done" if overlap == 1 else "new")  # settled by its one answer, or still waiting
+    if overlap == 1:
+        assert item.final_value == {"label": "pos"} and item.final_source == "consensus"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics count the writes")
+def test_the_answer_that_disputes_an_item_counts_it_and_sends_it_to_review_in_one_write(labeling):
+    project, client = labeling
+    project.overlap = 2
+    project.save()
+    project.items.update(needed=2)
+    anna = make_user("anna", Role.ANNOTATOR)
+    Membership.objects.create(project=project, user=anna)
+    Standing.objects.create(project=project, user=anna, state=StandingState.ACTIVE)
+    second = token_client(anna)
+    item_id = _next(client, project)["item"]["id"]
+    _submit(client, item_id)
+    assert _next(second, project)["item"]["id"] == item_id
+
+    def disagree():
+        r = second.post(f"/api/items/{item_id}/annotations/", {"value": {"label": "neg"}}, format="json")
+        assert r.status_code == 201, r.content
+
+    assert _item_rows_written(item_id, disagree) == 1
+    item = project.items.get(pk=item_id)
+    assert (item.annotation_count, item.status, item.review_reason) == (2, "in_review", "disagreement")
