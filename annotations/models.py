@@ -8,8 +8,10 @@ from tasks.models import Item, Project
 
 
 class Annotation(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    # No index of their own for the project and the item: `annotation_user` starts with the project and
+    # `annotation_unique` with the item (each index costs every submission and every imported annotation an insert).
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations")
     value = models.JSONField(null=True, blank=True)
     skipped = models.BooleanField(default=False)

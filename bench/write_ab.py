@@ -20,7 +20,9 @@ The statements, as the code sends them:
 - `route`: pre-labeling's routing UPDATE (`tasks.items.write_scored`) of `--n` imported items, batches of 10,000,
   new -> queued with a prediction, confidence and priority;
 - `predictions`: pre-labeling's INSERT ... ON CONFLICT of a version's predictions (`models_registry.prelabel`),
-  batches of 10,000.
+  batches of 10,000;
+- `annotations`: an annotated import's COPY of one annotation and one finished lease per item (`dataio.importing`,
+  `_insert_annotations`), `--n` items, batches of 20,000, without the per-row foreign-key checks.
 
 Prints one line per side and the ratio B/A on stderr, one JSON line on stdout.
 """
@@ -198,7 +200,37 @@ def bench_predictions(url: str, args, rng: random.Random) -> Sides:
     return sides
 
 
-STATEMENTS = {"copy": bench_copy, "route": bench_route, "predictions": bench_predictions}
+def bench_annotations(url: str, args, rng: random.Random) -> Sides:
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts.models import User
+    from dataio import importing
+    project, low, high = _project_with_items(args.n, rng)
+    user = User.objects.create_user(username="write_ab", password="write-ab-4711", role="annotator").pk
+    connection.close()
+    sides = Sides(url, args.alter_b)
+    at = timezone.now().isoformat()
+    sides.run(0, lambda cur: cur.execute("SET LOCAL session_replication_role = replica"))
+    for turn, start in enumerate(range(low, high + 1, 20_000)):
+        ids = range(start, min(start + 20_000, high + 1))
+        labels = [rng.choice("ab") for _ in ids]
+        annotations = "".join(f'{project}\t{pk}\t{user}\t{{"label": "{label}"}}\tf\t\\N\t{at}\n'
+                              for pk, label in zip(ids, labels))
+        leases = "".join(f"{project}\t{pk}\t{user}\tsubmitted\t{at}\t{at}\t{at}\n" for pk in ids)
+
+        def copy(cur):
+            cur.copy_expert(f"COPY annotations_annotation ({', '.join(importing._ANNOTATION_COLUMNS)}) FROM STDIN",
+                            io.StringIO(annotations), size=1 << 16)
+            cur.copy_expert(f"COPY tasks_assignment ({', '.join(importing._ASSIGNMENT_COLUMNS)}) FROM STDIN",
+                            io.StringIO(leases), size=1 << 16)
+        sides.run(turn, copy)
+    sides.commit()
+    return sides
+
+
+STATEMENTS = {"copy": bench_copy, "route": bench_route, "predictions": bench_predictions,
+              "annotations": bench_annotations}
 
 
 def main(argv: list[str] | None = None) -> int:
