@@ -164,27 +164,55 @@ def _row(project: Project, record: Record, now: datetime, users: _Users) -> dict
     and a prediction with a confidence routes it as the model's would (`prediction_routing`)."""
     prediction = _prediction(record)
     values = [a.value for a in record.annotations if not a.skipped]
-    settled = {}
-    if record.gold is None and record.final is None and values and len(values) >= project.overlap:
-        outcome = decide(project.task_type, values, iou=project.consensus_iou)
-        settled = {"agreed": outcome.agreed, "consensus_value": outcome.value}
     route = None
-    if record.prediction is not None and record.gold is None and record.final is None and not settled:
-        route = Router(project, now).route(record.number, record.prediction, annotated=bool(values))
-    routed = {} if route is None else {"band": route.band, "predicted_value": record.prediction.value}
-    f = record.final
-    final = {} if f is None else {
-        "final_value": f.value, "final_source": f.source, "final_at": f.at,
-        "final_by": users.ids.get(f.by) if f.by and f.source == FinalSource.REVIEWER else None}
-    life = lifecycle.imported(predicted=prediction is not None, annotated=bool(values), gold_value=record.gold,
-                              gold_at=record.gold_at, at=now, **final, **settled, **routed)
+    key = _values_key(values) if record.gold is None and record.final is None and record.prediction is None else None
+    if key is not None:
+        # Annotations alone (a labeled dataset): the state follows from their values, asked once per distinct set.
+        life = _annotated_life(project.task_type, project.overlap, project.consensus_iou, key, now)
+    else:
+        settled = {}
+        if record.gold is None and record.final is None and values and len(values) >= project.overlap:
+            outcome = decide(project.task_type, values, iou=project.consensus_iou)
+            settled = {"agreed": outcome.agreed, "consensus_value": outcome.value}
+        if record.prediction is not None and record.gold is None and record.final is None and not settled:
+            route = Router(project, now).route(record.number, record.prediction, annotated=bool(values))
+        routed = {} if route is None else {"band": route.band, "predicted_value": record.prediction.value}
+        f = record.final
+        final = {} if f is None else {
+            "final_value": f.value, "final_source": f.source, "final_at": f.at,
+            "final_by": users.ids.get(f.by) if f.by and f.source == FinalSource.REVIEWER else None}
+        life = lifecycle.imported(predicted=prediction is not None, annotated=bool(values), gold_value=record.gold,
+                                  gold_at=record.gold_at, at=now, **final, **settled, **routed).columns()
     return {
         "project_id": project.pk, "external_id": record.external_id, "data": record.data,
         "priority": route.priority if route else 0.0, "needed": route.needed if route else project.overlap,
         "annotation_count": len(values), "gold": record.gold,
         "prediction": prediction, "confidence": None if prediction is None else record.prediction.confidence,
-        "created_at": now, "updated_at": now, **life.columns(),
+        "created_at": now, "updated_at": now, **life,
     }
+
+
+def _values_key(values: list) -> bytes | None:
+    """Annotation values as JSON, the key of `_annotated_life`; None for none (or what orjson cannot write)."""
+    if not values:
+        return None
+    try:
+        return orjson.dumps(values)
+    except orjson.JSONEncodeError:  # e.g. an integer past 64 bits: not remembered
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _annotated_life(task_type: str, overlap: int, iou: float, values: bytes, now: datetime) -> dict:
+    """The state columns of an imported item that brings annotations alone, whose non-skipped values are `values`
+    (JSON): settled by their consensus once there are `overlap` of them, else waiting. Remembered: a labeled
+    dataset's items share a few label sets (the columns are copied into each row, never changed)."""
+    parsed = orjson.loads(values)
+    settled = {}
+    if len(parsed) >= overlap:
+        outcome = decide(task_type, parsed, iou=iou)
+        settled = {"agreed": outcome.agreed, "consensus_value": outcome.value}
+    return lifecycle.imported(predicted=False, annotated=True, at=now, **settled).columns()
 
 
 def _annotation_rows(project: Project, record: Record, item_id: int, now: datetime, users: _Users):
@@ -292,18 +320,36 @@ def _insert_annotations(project: Project, written: Iterable[tuple[Record, dict]]
     from annotations.models import Annotation
     from tasks.models import Assignment
 
+    if connection.vendor == "postgresql":
+        annotations, leases = _annotation_lines(project, written, now, users)
+        if annotations:
+            with row_checks.unchecked(unchecked):
+                _copy("annotations_annotation", _ANNOTATION_COLUMNS, io.StringIO("".join(annotations)))
+                _copy("tasks_assignment", _ASSIGNMENT_COLUMNS, io.StringIO("".join(leases)))
+        return len(annotations)
     pairs = [pair for record, row in written if record.annotations
              for pair in _annotation_rows(project, record, row["id"], now, users)]
-    if not pairs:
-        return 0
-    if connection.vendor == "postgresql":
-        with row_checks.unchecked(unchecked):
-            _copy("annotations_annotation", _ANNOTATION_COLUMNS, [a for a, _ in pairs])
-            _copy("tasks_assignment", _ASSIGNMENT_COLUMNS, [s for _, s in pairs])
-    else:
+    if pairs:
         Annotation.objects.bulk_create([Annotation(**a) for a, _ in pairs], batch_size=BATCH)
         Assignment.objects.bulk_create([Assignment(**s) for _, s in pairs], batch_size=BATCH)
     return len(pairs)
+
+
+def _annotation_lines(project: Project, written: Iterable[tuple[Record, dict]], now: datetime,
+                      users: _Users) -> tuple[list[str], list[str]]:
+    """The COPY lines (`_ANNOTATION_COLUMNS`, `_ASSIGNMENT_COLUMNS`) of `_annotation_rows`, written straight from
+    the records: the same cells `_copy_line` makes of those rows, without a dict per row."""
+    annotations, leases = [], []
+    for record, row in written:
+        for a in record.annotations:
+            at = _time_cell(a.created_at or now)
+            head = f"{project.pk}\t{row['id']}\t{users.ids[a.user]}\t"
+            lead_time = "\\N" if a.lead_time is None else str(a.lead_time)
+            value = "\\N" if a.value is None else _json_cell(a.value)
+            annotations.append(f"{head}{value}\t{a.skipped}\t{lead_time}\t{at}\n")
+            state = LeaseState.SKIPPED.value if a.skipped else LeaseState.SUBMITTED.value
+            leases.append(f"{head}{state}\t{at}\t{at}\t{at}\n")
+    return annotations, leases
 
 
 def _plain(record: Record) -> bool:

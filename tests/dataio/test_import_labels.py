@@ -105,6 +105,51 @@ def test_labels_as_annotations_become_annotations_with_their_leases(as_user, adm
     assert as_user(annotator2).get(f"/api/projects/{project.pk}/next/").json()["item"]["id"] == half.pk
 
 
+def test_each_annotation_and_its_lease_are_stored_as_the_record_gives_them(as_user, admin, annotator, annotator2,
+                                                                           project):
+    records = [
+        {"data": {"text": "skipped, then labeled"}, "annotations": [
+            {"user": "ann", "value": None, "skipped": True, "lead_time": 1.25, "time": "2026-03-04T05:06:07Z"},
+            {"user": "bob", "value": {"label": "neg"}}]},
+        {"data": {"text": "a slow one"}, "annotations": [{"user": "ann", "value": {"label": "pos"}, "lead_time": 42}]},
+    ]
+
+    r = post(as_user(admin), project, records)
+
+    assert r.status_code == 201 and r.json()["annotations"] == 3
+    first, second = Item.objects.order_by("id")
+    skipped = Annotation.objects.get(item=first, user=annotator)
+    assert (skipped.skipped, skipped.value, skipped.lead_time) == (True, None, 1.25)
+    assert skipped.created_at.isoformat() == "2026-03-04T05:06:07+00:00"
+    lease = Assignment.objects.get(item=first, user=annotator)
+    assert lease.state == "skipped" and lease.leased_at == lease.expires_at == lease.finished_at == skipped.created_at
+    labeled = Annotation.objects.get(item=first, user=annotator2)
+    assert (labeled.skipped, labeled.value, labeled.lead_time) == (False, {"label": "neg"}, None)
+    assert Assignment.objects.get(item=first, user=annotator2).state == "submitted"
+    assert Annotation.objects.get(item=second).lead_time == 42
+    # The skip does not count: each item is settled by its one label.
+    assert [(i.annotation_count, i.status, i.final_value) for i in (first, second)] == [
+        (1, "done", {"label": "neg"}), (1, "done", {"label": "pos"})]
+
+
+def test_items_that_bring_the_same_labels_each_get_the_state_those_labels_give(as_user, admin, annotator, annotator2,
+                                                                                project):
+    # A labeled dataset repeats a few label sets; each set's state is worked out once and each item gets it.
+    project.overlap = 2
+    project.save()
+    sets = [("pos", "pos"), ("pos", "neg"), ("neg",), ("neg", "neg")]
+    records = [{"data": {"text": f"item {k}"}, "annotations": [
+        {"user": user, "value": {"label": label}} for user, label in zip(("ann", "bob"), sets[k % 4])]}
+        for k in range(12)]
+
+    assert post(as_user(admin), project, records).status_code == 201
+
+    states = [(i.annotation_count, i.status, i.final_value, i.review_reason) for i in Item.objects.order_by("id")]
+    expected = [(2, "done", {"label": "pos"}, ""), (2, "in_review", None, "disagreement"), (1, "queued", None, ""),
+                (2, "done", {"label": "neg"}, "")]
+    assert states == expected * 3
+
+
 def test_predictions_and_final_values_come_in_as_they_were(as_user, admin, reviewer, project):
     records = [
         {"data": {"text": "predicted"}, "prediction": {"value": {"label": "neg"}, "confidence": 0.7,
