@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from cleanlab.filter import find_label_issues
-from cleanlab.multilabel_classification.filter import find_label_issues as find_multilabel_issues
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +52,10 @@ def find(task_type: str, classes: list[str], targets: list[Any], probs: np.ndarr
         p = np.clip(p, 1e-9, None)
         p = p / p.sum(axis=1, keepdims=True)
         given_p = p[np.arange(len(labels)), labels]
+    # Imported here: cleanlab brings pandas and datasets (0.7 s), which every process paid at start-up before.
+    from cleanlab.filter import find_label_issues
+    from cleanlab.multilabel_classification.filter import find_label_issues as find_multilabel_issues
+
     try:
         if multi:
             ranked = find_multilabel_issues(labels, p, return_indices_ranked_by="self_confidence", n_jobs=1)
