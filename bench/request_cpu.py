@@ -21,8 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import Stack, setup_django  # noqa: E402
-from bench.write_ab import _cpu  # noqa: E402
+from bench.stack import Stack, process_cpu, setup_django  # noqa: E402
 
 REQUESTS = ("me", "next", "submit")
 
@@ -95,9 +94,10 @@ def _measure(rounds: int, n_items: int) -> dict:
                                        content_type="application/json").environ
             counted = request == "submit" and k % 10 == 0
             before = wal() if counted else 0
-            cpu, backend_cpu, t = time.process_time(), _cpu(backend), time.perf_counter()
+            cpu, backend_cpu, t = time.process_time(), process_cpu(backend), time.perf_counter()
             status, body = send(environ)
-            wall, cpu, backend_cpu = time.perf_counter() - t, time.process_time() - cpu, _cpu(backend) - backend_cpu
+            wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+            backend_cpu = process_cpu(backend) - backend_cpu
             if counted:
                 wal_bytes, wal_samples = wal_bytes + wal() - before, wal_samples + 1
             if not status.startswith(("200", "201")):

@@ -513,6 +513,12 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+def process_cpu(pid: int) -> float:
+    """A process's user + system CPU seconds, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_peak_rss(pid: int) -> bool:
     """Reset the process's VmHWM to its current RSS (Linux >= 4.0: `echo 5 > /proc/<pid>/clear_refs`)."""
     try:

@@ -40,17 +40,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import ROOT, Stack, log  # noqa: E402
+from bench.stack import ROOT, Stack, log, process_cpu  # noqa: E402
 
 WORDS = ("the product arrived quickly and works exactly as described but the battery life is shorter than "
          "expected great value").split()
 SIDES = ("A", "B")
-
-
-def _cpu(pid: int) -> float:
-    """A process's user + system CPU seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100
 
 
 def _texts(rng: random.Random, start: int, n: int) -> list[tuple[str, str]]:
@@ -86,17 +80,17 @@ class Sides:
         """`work(cursor)` on both sides, A first on even turns, B first on odd ones."""
         for side in SIDES if turn % 2 == 0 else SIDES[::-1]:
             conn, pid = self.conns[side]
-            before = _cpu(pid)
+            before = process_cpu(pid)
             with conn.cursor() as cur:
                 work(cur)
-            self.cpu[side] += _cpu(pid) - before
+            self.cpu[side] += process_cpu(pid) - before
 
     def commit(self) -> None:
         for side in SIDES:
             conn, pid = self.conns[side]
-            before = _cpu(pid)
+            before = process_cpu(pid)
             conn.commit()
-            self.cpu[side] += _cpu(pid) - before
+            self.cpu[side] += process_cpu(pid) - before
 
 
 def _django(stack: Stack) -> None:

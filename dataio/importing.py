@@ -170,10 +170,8 @@ def _row(project: Project, record: Record, now: datetime, users: _Users) -> dict
         # Annotations alone (a labeled dataset): the state follows from their values, asked once per distinct set.
         life = _annotated_life(project.task_type, project.overlap, project.consensus_iou, key, now)
     else:
-        settled = {}
-        if record.gold is None and record.final is None and values and len(values) >= project.overlap:
-            outcome = decide(project.task_type, values, iou=project.consensus_iou)
-            settled = {"agreed": outcome.agreed, "consensus_value": outcome.value}
+        settled = {} if record.gold is not None or record.final is not None else _consensus(
+            project.task_type, values, project.overlap, project.consensus_iou)
         if record.prediction is not None and record.gold is None and record.final is None and not settled:
             route = Router(project, now).route(record.number, record.prediction, annotated=bool(values))
         routed = {} if route is None else {"band": route.band, "predicted_value": record.prediction.value}
@@ -207,12 +205,17 @@ def _annotated_life(task_type: str, overlap: int, iou: float, values: bytes, now
     """The state columns of an imported item that brings annotations alone, whose non-skipped values are `values`
     (JSON): settled by their consensus once there are `overlap` of them, else waiting. Remembered: a labeled
     dataset's items share a few label sets (the columns are copied into each row, never changed)."""
-    parsed = orjson.loads(values)
-    settled = {}
-    if len(parsed) >= overlap:
-        outcome = decide(task_type, parsed, iou=iou)
-        settled = {"agreed": outcome.agreed, "consensus_value": outcome.value}
+    settled = _consensus(task_type, orjson.loads(values), overlap, iou)
     return lifecycle.imported(predicted=False, annotated=True, at=now, **settled).columns()
+
+
+def _consensus(task_type: str, values: list, overlap: int, iou: float) -> dict:
+    """`lifecycle.imported`'s consensus arguments for an item's non-skipped annotation values: their outcome once
+    there are `overlap` of them (none for fewer: the item waits)."""
+    if not values or len(values) < overlap:
+        return {}
+    outcome = decide(task_type, values, iou=iou)
+    return {"agreed": outcome.agreed, "consensus_value": outcome.value}
 
 
 def _annotation_rows(project: Project, record: Record, item_id: int, now: datetime, users: _Users):
