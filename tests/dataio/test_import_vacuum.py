@@ -19,13 +19,6 @@ def _import(project, n: int) -> None:
     importing.import_into(project, read(io.BytesIO(body), "items.jsonl", importing.schema_of(project), ReadOptions()))
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    calls: list[tuple[str, list]] = []
-    monkeypatch.setattr(importing.current_app, "send_task", lambda name, args: calls.append((name, args)))
-    return calls
-
-
 @pytest.mark.django_db
 def test_a_large_import_queues_the_vacuum_of_its_tables_after_commit(project, monkeypatch, sent,
                                                                     django_capture_on_commit_callbacks):
@@ -59,8 +52,6 @@ def _vacuumed_by(vacuum) -> set[str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_vacuum_job_vacuums_the_tables_an_import_writes(project, sent):
-    # `sent` keeps the import's follow-up jobs out of the broker: a running worker building the search vectors
-    # while the test's database is emptied deadlocked with that TRUNCATE once, and the rows left failed what followed.
     _import(project, 300)
     assert {"tasks_item", "annotations_annotation", "tasks_assignment"} <= _vacuumed_by(importing.vacuum_imported)
 
