@@ -30,19 +30,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=600)
     parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--profile", metavar="FILE", help="also write a cProfile of the measured rounds to FILE "
+                                                         "(its overhead inflates the CPU figures of that run)")
     args = parser.parse_args(argv)
     stack = Stack("postgres", prefix="hitl-request-cpu-")
     try:
         stack.start_backend()
         stack.manage("migrate", "-v0")
         setup_django(stack)
-        print(json.dumps({**_measure(args.rounds, args.items), "commit": stack.commit}))
+        print(json.dumps({**_measure(args.rounds, args.items, args.profile), "commit": stack.commit}))
     finally:
         stack.stop()
     return 0
 
 
-def _measure(rounds: int, n_items: int) -> dict:
+def _measure(rounds: int, n_items: int, profile: str | None = None) -> dict:
+    import cProfile
+
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
     from django.test.client import RequestFactory
@@ -82,7 +86,10 @@ def _measure(rounds: int, n_items: int) -> dict:
     python = dict.fromkeys(REQUESTS, 0.0)
     database = dict.fromkeys(REQUESTS, 0.0)
     wal_bytes, wal_samples = 0, 0
+    profiler = cProfile.Profile()
     for k in range(rounds + 50):
+        if profile and k == 50:
+            profiler.enable()
         item = None
         for request in REQUESTS:
             if request == "me":
@@ -108,6 +115,9 @@ def _measure(rounds: int, n_items: int) -> dict:
                 walls[request].append(wall)
                 python[request] += cpu
                 database[request] += backend_cpu
+    if profile:
+        profiler.disable()
+        profiler.dump_stats(profile)
     return {"rounds": rounds, "items": n_items,
             "wall_p50_ms": {r: round(1000 * statistics.median(v), 2) for r, v in walls.items()},
             "python_cpu_ms": {r: round(1000 * v / rounds, 3) for r, v in python.items()},
