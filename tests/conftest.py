@@ -178,6 +178,37 @@ def _celery_env(django_db_blocker) -> dict:
     return env
 
 
+# The fixtures that run a worker for the test; any other test's jobs go where no worker takes them.
+_WITH_A_WORKER = {"worker", "beat", "own_worker"}
+UNATTENDED_QUEUE = "unattended"
+
+
+@pytest.fixture(autouse=True)
+def _jobs_stay_with_their_test(request):
+    """A test without a worker of its own still sends its jobs through the real broker (a broker outage is
+    still one), but to a queue no worker consumes: the session `worker`, alive once an earlier test used it,
+    would otherwise run them during the next test, or while this test's database is emptied (a TRUNCATE that
+    deadlocked once with a job building search vectors, and left its rows to fail the tests after it)."""
+    if _WITH_A_WORKER & set(request.fixturenames):
+        yield
+        return
+    with jobs_sent_to(UNATTENDED_QUEUE):
+        yield
+
+
+@contextlib.contextmanager
+def jobs_sent_to(queue: str):
+    """Within the block, the jobs this process sends go to `queue` (the Celery app's default queue)."""
+    from hitl.celery import app
+
+    default = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        yield
+    finally:
+        app.conf.task_default_queue = default
+
+
 @pytest.fixture(scope="session")
 def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """A running worker; tests using it need `django_db(transaction=True)` so it sees their rows.

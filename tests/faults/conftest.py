@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import Worker, _celery_env
+from tests.conftest import Worker, _celery_env, jobs_sent_to
 
 
 @pytest.fixture
@@ -14,15 +14,11 @@ def own_worker(django_db_blocker, tmp_path):
     those the worker sends itself (the pre-label after a training), go to a queue of their own, so the
     session `worker` (alive if an earlier test used it) never takes them.
     """
-    from hitl.celery import app
-
     queue = f"faults-{uuid.uuid4().hex[:12]}"
-    default = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
     env = {**_celery_env(django_db_blocker), "CELERY_TASK_DEFAULT_QUEUE": queue}
     w = Worker(env, log=tmp_path / "worker.log")
-    try:
-        yield w
-    finally:
-        w.stop()
-        app.conf.task_default_queue = default
+    with jobs_sent_to(queue):
+        try:
+            yield w
+        finally:
+            w.stop()
