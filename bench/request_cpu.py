@@ -3,6 +3,7 @@
 Django's full handler (every middleware, DRF), on a throwaway PostgreSQL with fsync on.
 
     .venv/bin/python bench/request_cpu.py --rounds 800
+    .venv/bin/python bench/request_cpu.py --rounds 400 --profile /tmp/requests.prof   # and where, by function
 
 Unlike `bench.py` (over HTTP, through gunicorn) it splits each request's time into this process's CPU (the
 Python stack) and the PostgreSQL backend's CPU (read from /proc/<pid>/stat), and counts the WAL a submission
@@ -13,6 +14,7 @@ WAL bytes per submission (every tenth measured).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import statistics
 import sys
@@ -45,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(rounds: int, n_items: int, profile: str | None = None) -> dict:
-    import cProfile
-
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
     from django.test.client import RequestFactory
