@@ -113,7 +113,6 @@ def _locked_elsewhere(table: str, pk: int) -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("sent")  # its search vectors are not built by the session's worker
 def test_nobody_can_delete_the_project_or_a_final_value_s_reviewer_while_the_import_runs(project, reviewer,
                                                                                           monkeypatch):
     monkeypatch.setattr(importing, "STREAM_BATCH", 4)

@@ -19,6 +19,13 @@ def _import(project, n: int) -> None:
     importing.import_into(project, read(io.BytesIO(body), "items.jsonl", importing.schema_of(project), ReadOptions()))
 
 
+@pytest.fixture
+def sent(monkeypatch):
+    calls: list[tuple[str, list]] = []
+    monkeypatch.setattr(importing.current_app, "send_task", lambda name, args: calls.append((name, args)))
+    return calls
+
+
 @pytest.mark.django_db
 def test_a_large_import_queues_the_vacuum_of_its_tables_after_commit(project, monkeypatch, sent,
                                                                     django_capture_on_commit_callbacks):
@@ -51,7 +58,7 @@ def _vacuumed_by(vacuum) -> set[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_vacuum_job_vacuums_the_tables_an_import_writes(project, sent):
+def test_the_vacuum_job_vacuums_the_tables_an_import_writes(project):
     _import(project, 300)
     assert {"tasks_item", "annotations_annotation", "tasks_assignment"} <= _vacuumed_by(importing.vacuum_imported)
 
