@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stack import Stack, process_cpu, setup_django  # noqa: E402
 
 REQUESTS = ("me", "next", "submit")
+WARMUP = 50  # rounds before the measured ones
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,9 +87,9 @@ def _measure(rounds: int, n_items: int, profile: str | None = None) -> dict:
     python = dict.fromkeys(REQUESTS, 0.0)
     database = dict.fromkeys(REQUESTS, 0.0)
     wal_bytes, wal_samples = 0, 0
-    profiler = cProfile.Profile()
-    for k in range(rounds + 50):
-        if profile and k == 50:
+    profiler = cProfile.Profile() if profile else None
+    for k in range(WARMUP + rounds):
+        if profiler is not None and k == WARMUP:
             profiler.enable()
         item = None
         for request in REQUESTS:
@@ -111,11 +112,11 @@ def _measure(rounds: int, n_items: int, profile: str | None = None) -> dict:
                 raise RuntimeError(f"{request}: {status} {body[:300]!r}")
             if request == "next":
                 item = json.loads(body)["item"]["id"]
-            if k >= 50:
+            if k >= WARMUP:
                 walls[request].append(wall)
                 python[request] += cpu
                 database[request] += backend_cpu
-    if profile:
+    if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
     return {"rounds": rounds, "items": n_items,
