@@ -20,7 +20,7 @@ from typing import Any
 
 from celery import current_app, signature
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
@@ -118,8 +118,16 @@ def _progress_alias() -> str | None:
     return None
 
 
+# How long a progress update on the second connection may wait for a lock. Progress is a hint the next
+# report repeats; an update queued behind a table lock (a migration's, a TRUNCATE's) that itself waits for
+# the job's own open transaction would be a deadlock PostgreSQL cannot see: two connections, one process.
+PROGRESS_LOCK_TIMEOUT = "2s"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code when lock_timeout ends a wait
+
+
 def report_progress(job: Job, progress: int, total: int | None = None) -> None:
-    """Record how far the job is; visible to readers at once where the database allows."""
+    """Record how far the job is; visible to readers at once where the database allows. An update that
+    cannot get its lock in PROGRESS_LOCK_TIMEOUT is skipped: the job goes on, the next report catches up."""
     job.progress = progress
     if total is not None:
         job.total = total
@@ -128,7 +136,14 @@ def report_progress(job: Job, progress: int, total: int | None = None) -> None:
         fields["total"] = total
     alias = _progress_alias()
     if alias is not None:
-        Job.objects.using(alias).filter(pk=job.pk).update(**fields)
+        try:
+            with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = %s", [PROGRESS_LOCK_TIMEOUT])
+                Job.objects.using(alias).filter(pk=job.pk).update(**fields)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                raise
+            log.warning("job %s: progress %s not recorded, its row or table stayed locked", job.pk, progress)
     elif not connections["default"].in_atomic_block:
         Job.objects.filter(pk=job.pk).update(**fields)
     else:

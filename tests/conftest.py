@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -113,11 +114,13 @@ class Worker:
                              "--without-heartbeat"]
         self.log = log
         self.proc: subprocess.Popen | None = None
+        self.name = ""  # a worker's node name, for remote control
 
     def start(self) -> None:
         argv = [sys.executable, "-m", "celery", "-A", "hitl", *self.argv]
         if self.argv[0] == "worker":
-            argv += ["-n", f"test-{time.time_ns()}@%h"]
+            self.name = f"test-{time.time_ns()}@{socket.gethostname()}"
+            argv += ["-n", self.name]
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         self.log_start = out.tell() if self.log else 0  # where this run's output begins
         try:
@@ -137,6 +140,30 @@ class Worker:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the Celery worker did not get ready:\n" + self.output()[-3000:])
             time.sleep(0.1)
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Drop the jobs still queued and wait until the worker runs none; restart it if it stays busy.
+
+        A job a finished test left running must not overlap the emptying of its database: a job holds
+        locks in its transaction while its progress update, on the second connection, queues behind the
+        flush's TRUNCATE, which waits for those locks - a deadlock PostgreSQL cannot see, which once hung
+        the suite until CI gave up. The solo pool answers remote control only between two jobs.
+        """
+        from hitl.celery import app
+
+        if not self.proc or self.proc.poll() is not None:
+            return
+        inspect = app.control.inspect(destination=[self.name], timeout=1.0, limit=1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            app.control.purge()
+            active, reserved = inspect.active(), inspect.reserved()
+            if active is not None and reserved is not None and not active.get(self.name) \
+                    and not reserved.get(self.name):
+                return
+        self.stop()
+        self.start()
+        self.wait_ready()
 
     def kill(self) -> None:
         """SIGKILL, as when a machine dies: no chance to clean up or acknowledge."""
@@ -188,9 +215,15 @@ def _jobs_stay_with_their_test(request):
     """A test without a worker of its own still sends its jobs through the real broker (a broker outage is
     still one), but to a queue no worker consumes: the session `worker`, alive once an earlier test used it,
     would otherwise run them during the next test, or while this test's database is emptied (a TRUNCATE that
-    deadlocked once with a job building search vectors, and left its rows to fail the tests after it)."""
+    deadlocked once with a job building search vectors, and left its rows to fail the tests after it). A test
+    with the session worker lets it settle (`Worker.settle`) before its database is emptied."""
     if _WITH_A_WORKER & set(request.fixturenames):
+        if "worker" in request.fixturenames:
+            # Set up the database first, so it is emptied only after the worker has settled.
+            request.getfixturevalue("_django_db_helper")
         yield
+        if "worker" in request.fixturenames:
+            request.getfixturevalue("worker").settle()
         return
     with jobs_sent_to(UNATTENDED_QUEUE):
         yield

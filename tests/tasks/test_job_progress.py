@@ -1,6 +1,8 @@
 """Job progress is visible while the job's own transaction is still open."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.db import transaction
 
@@ -16,6 +18,22 @@ def test_progress_reported_inside_the_work_transaction_is_readable_at_once(as_us
         jobs.report_progress(job, 40, total=100)
         seen = as_user(admin).get(f"/api/jobs/{job.pk}/").json()
         assert (seen["progress"], seen["total"]) == (40, 100)
+
+
+def test_a_progress_update_that_cannot_get_its_lock_is_skipped_and_the_next_one_catches_up(
+        monkeypatch, admin, project):
+    """The second connection never waits long: an update queued behind a lock that the job's own transaction
+    holds up (a TRUNCATE's, a migration's) would otherwise wait for ever."""
+    monkeypatch.setattr(jobs, "PROGRESS_LOCK_TIMEOUT", "200ms")
+    job = Job.objects.create(kind="prelabel", project=project, state=JobState.RUNNING, created_by=admin)
+    with transaction.atomic():
+        Job.objects.select_for_update().get(pk=job.pk)  # another session holds the row
+        started = time.monotonic()
+        jobs.report_progress(job, 10, total=100)
+        assert time.monotonic() - started < 5
+    assert Job.objects.get(pk=job.pk).progress == 0  # skipped, the job went on
+    jobs.report_progress(job, 20, total=100)
+    assert (Job.objects.get(pk=job.pk).progress, Job.objects.get(pk=job.pk).total) == (20, 100)
 
 
 def test_without_a_second_connection_progress_goes_through_a_side_file(monkeypatch, as_user, admin, project):
