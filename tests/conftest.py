@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
@@ -115,9 +116,12 @@ class Worker:
         self.log = log
         self.proc: subprocess.Popen | None = None
         self.name = ""  # a worker's node name, for remote control
+        self.queue = env.get("CELERY_TASK_DEFAULT_QUEUE", django_settings.CELERY_TASK_DEFAULT_QUEUE)  # what it takes
+        self.paused = False  # it takes no jobs (`pause`)
 
     def start(self) -> None:
         argv = [sys.executable, "-m", "celery", "-A", "hitl", *self.argv]
+        self.paused = False  # a worker takes jobs from the start
         if self.argv[0] == "worker":
             self.name = f"test-{time.time_ns()}@{socket.gethostname()}"
             argv += ["-n", self.name]
@@ -141,29 +145,48 @@ class Worker:
                 raise RuntimeError("the Celery worker did not get ready:\n" + self.output()[-3000:])
             time.sleep(0.1)
 
-    def settle(self, timeout: float = 60.0) -> None:
-        """Drop the jobs still queued and wait until the worker runs none; restart it if it stays busy.
+    def pause(self, timeout: float = 60.0) -> None:
+        """Let the job in progress finish, then take no more (their messages wait in the queue), and drop the
+        delayed ones the worker holds (a retry's countdown); restart it, paused, if it stays busy.
 
-        A job a finished test left running must not overlap the emptying of its database: a job holds
-        locks in its transaction while its progress update, on the second connection, queues behind the
-        flush's TRUNCATE, which waits for those locks - a deadlock PostgreSQL cannot see, which once hung
-        the suite until CI gave up. The solo pool answers remote control only between two jobs.
+        A job must not run while a finished test's database is emptied: it holds locks in its transaction
+        while its progress update, on the second connection, queues behind the flush's TRUNCATE, which waits
+        for those locks - a deadlock PostgreSQL cannot see, which once hung the suite until CI gave up; or a
+        job's statement queued behind the TRUNCATE makes it one PostgreSQL sees, and the flush is the one
+        aborted. Settling once is not enough: beat's sweep, or a message of a killed worker coming back after
+        its visibility timeout, sends a job again at any time. The solo pool answers remote control only
+        between two jobs.
         """
         from hitl.celery import app
 
-        if not self.proc or self.proc.poll() is not None:
+        if not self.running():
             return
-        inspect = app.control.inspect(destination=[self.name], timeout=1.0, limit=1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            app.control.purge()
-            active, reserved = inspect.active(), inspect.reserved()
-            if active is not None and reserved is not None and not active.get(self.name) \
-                    and not reserved.get(self.name):
-                return
-        self.stop()
-        self.start()
-        self.wait_ready()
+        if not app.control.cancel_consumer(self.queue, destination=[self.name], reply=True, timeout=timeout, limit=1):
+            self.stop()
+            self.start()
+            self.wait_ready()
+            app.control.cancel_consumer(self.queue, destination=[self.name], reply=True, timeout=timeout, limit=1)
+        self.paused = True
+        inspect = app.control.inspect(destination=[self.name], timeout=timeout, limit=1)
+        delayed = [job["request"]["id"] for job in (inspect.scheduled() or {}).get(self.name, [])]
+        if delayed:
+            app.control.revoke(delayed)
+
+    def resume(self) -> None:
+        """Drop the jobs left in the queue (an earlier test's) and take jobs again; start the worker if a test
+        stopped it."""
+        from hitl.celery import app
+
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(self.queue)
+        if not self.running():
+            self.start()
+        elif self.paused:
+            app.control.add_consumer(self.queue, destination=[self.name], reply=True, timeout=30, limit=1)
+        self.paused = False
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
         """SIGKILL, as when a machine dies: no chance to clean up or acknowledge."""
@@ -215,15 +238,17 @@ def _jobs_stay_with_their_test(request):
     """A test without a worker of its own still sends its jobs through the real broker (a broker outage is
     still one), but to a queue no worker consumes: the session `worker`, alive once an earlier test used it,
     would otherwise run them during the next test, or while this test's database is emptied (a TRUNCATE that
-    deadlocked once with a job building search vectors, and left its rows to fail the tests after it). A test
-    with the session worker lets it settle (`Worker.settle`) before its database is emptied."""
+    deadlocked once with a job building search vectors, and left its rows to fail the tests after it). The
+    session worker takes jobs only during the tests that use it: it pauses before their database is emptied
+    (`Worker.pause`), and the next one drops what was left in its queue (`Worker.resume`)."""
     if _WITH_A_WORKER & set(request.fixturenames):
         if "worker" in request.fixturenames:
-            # Set up the database first, so it is emptied only after the worker has settled.
+            # The database first, so that it is emptied only once the worker has paused.
             request.getfixturevalue("_django_db_helper")
+            request.getfixturevalue("worker").resume()
         yield
         if "worker" in request.fixturenames:
-            request.getfixturevalue("worker").settle()
+            request.getfixturevalue("worker").pause()
         return
     with jobs_sent_to(UNATTENDED_QUEUE):
         yield

@@ -1,5 +1,5 @@
-"""The test suite's own rules for jobs: only a test that runs a worker has its jobs run, and a test's jobs are
-over before its database is emptied."""
+"""The test suite's own rules for jobs: only a test that runs a worker has its jobs run, and the session worker
+runs no job while a finished test's database is emptied."""
 from __future__ import annotations
 
 import orjson
@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from hitl.celery import app
 from tasks.models import Job
-from tests.conftest import UNATTENDED_QUEUE, wait_until_running
+from tests.conftest import UNATTENDED_QUEUE, wait_for_job, wait_until_running
 
 
 def test_a_test_without_a_worker_sends_its_jobs_to_a_queue_no_worker_consumes():
@@ -18,24 +18,29 @@ def test_a_test_without_a_worker_sends_its_jobs_to_a_queue_no_worker_consumes():
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_settling_lets_the_running_job_finish_and_leaves_no_job_running(worker, settings, as_user, admin, project):
+def test_a_paused_worker_finishes_its_job_and_takes_no_more_and_resumed_takes_new_ones(worker, settings, as_user, admin,
+                                                                                    project):
     settings.HITL_INLINE_IMPORT_MAX_BYTES = 1000
-    body = b"\n".join(orjson.dumps({"text": f"review {i}, long enough to take a moment"}) for i in range(150_000))
 
-    def upload() -> int:
+    def upload(n: int) -> int:
+        body = b"\n".join(orjson.dumps({"text": f"review {i}, long enough to take a moment"}) for i in range(n))
         r = as_user(admin).post(f"/api/projects/{project.pk}/import/",
                                 {"file": SimpleUploadedFile("items.jsonl", body)}, format="multipart")
         assert r.status_code == 202
         return r.json()["job"]
 
-    running, queued = upload(), upload()
+    running, queued = upload(150_000), upload(100)
     wait_until_running(running)
-    worker.settle()
+    worker.pause()
 
     assert Job.objects.get(pk=running).state == "succeeded"
-    # The queued one was dropped from the queue; or, when the suite's beat is alive, its sweep of pending jobs
-    # sent it again and settling waited for it too. It is never left running.
+    # The queued one ran too if the worker took its message before the order to pause; no job is left running.
     assert Job.objects.get(pk=queued).state in ("pending", "succeeded")
     assert not Job.objects.filter(state="running").exists()
-    replies = app.control.inspect(destination=[worker.name], timeout=2.0, limit=1).active()
-    assert replies == {worker.name: []}
+    inspect = app.control.inspect(destination=[worker.name], timeout=5.0, limit=1)
+    assert inspect.active() == {worker.name: []}
+    assert inspect.active_queues() == {worker.name: []}
+
+    worker.resume()  # the queue is emptied of what waited, and the worker takes jobs again
+    assert [q["name"] for q in inspect.active_queues()[worker.name]] == [worker.queue]
+    assert wait_for_job(upload(100)).state == "succeeded"
