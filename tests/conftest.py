@@ -161,11 +161,15 @@ class Worker:
 
         if not self.running():
             return
-        if not app.control.cancel_consumer(self.queue, destination=[self.name], reply=True, timeout=timeout, limit=1):
+        def stop_taking_jobs() -> list:  # the answer comes once the job in progress is over
+            return app.control.cancel_consumer(self.queue, destination=[self.name], reply=True, timeout=timeout,
+                                               limit=1)
+
+        if not stop_taking_jobs():
             self.stop()
             self.start()
             self.wait_ready()
-            app.control.cancel_consumer(self.queue, destination=[self.name], reply=True, timeout=timeout, limit=1)
+            stop_taking_jobs()
         self.paused = True
         inspect = app.control.inspect(destination=[self.name], timeout=timeout, limit=1)
         delayed = [job["request"]["id"] for job in (inspect.scheduled() or {}).get(self.name, [])]
