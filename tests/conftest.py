@@ -154,31 +154,34 @@ class Worker:
         for those locks - a deadlock PostgreSQL cannot see, which once hung the suite until CI gave up; or a
         job's statement queued behind the TRUNCATE makes it one PostgreSQL sees, and the flush is the one
         aborted. Settling once is not enough: beat's sweep, or a message of a killed worker coming back after
-        its visibility timeout, sends a job again at any time. The solo pool answers remote control only
-        between two jobs.
+        its visibility timeout, sends a job again at any time.
+
+        Remote control's orders go out on Redis' publish/subscribe, which a worker still reconnecting after an
+        outage does not hear, and its answers say the order was taken, not carried out: each order is repeated
+        until the worker's own account of its queues and jobs shows it done. The solo pool answers only between
+        two jobs.
         """
         from hitl.celery import app
 
         if not self.running():
             return
-        def stop_taking_jobs() -> list:  # the answer comes once the job in progress is over
-            return app.control.cancel_consumer(self.queue, destination=[self.name], reply=True, timeout=timeout,
-                                               limit=1)
-
-        if not stop_taking_jobs():
-            self.stop()
-            self.start()
-            self.wait_ready()
-            stop_taking_jobs()
+        deadline = time.monotonic() + timeout
+        while True:
+            app.control.cancel_consumer(self.queue, destination=[self.name], reply=True, timeout=5, limit=1)
+            queues, active = self._account()
+            if queues == [] and active == []:
+                break
+            if time.monotonic() > deadline:  # stuck in a job: a fresh worker takes the order at once
+                self.restart()
+                deadline = time.monotonic() + timeout
         self.paused = True
-        inspect = app.control.inspect(destination=[self.name], timeout=timeout, limit=1)
-        delayed = [job["request"]["id"] for job in (inspect.scheduled() or {}).get(self.name, [])]
+        delayed = (app.control.inspect(destination=[self.name], timeout=5, limit=1).scheduled() or {}).get(self.name)
         if delayed:
-            app.control.revoke(delayed)
+            app.control.revoke([job["request"]["id"] for job in delayed])
 
-    def resume(self) -> None:
+    def resume(self, timeout: float = 30.0) -> None:
         """Drop the jobs left in the queue (an earlier test's) and take jobs again; start the worker if a test
-        stopped it."""
+        stopped it. The order is repeated until the worker consumes the queue (see `pause`)."""
         from hitl.celery import app
 
         with app.connection_for_write() as conn:
@@ -186,8 +189,27 @@ class Worker:
         if not self.running():
             self.start()
         elif self.paused:
-            app.control.add_consumer(self.queue, destination=[self.name], reply=True, timeout=30, limit=1)
+            deadline = time.monotonic() + timeout
+            while self._account()[0] != [self.queue]:
+                if time.monotonic() > deadline:
+                    self.restart()  # a fresh worker consumes its queue
+                    break
+                app.control.add_consumer(self.queue, destination=[self.name], reply=True, timeout=5, limit=1)
         self.paused = False
+
+    def _account(self) -> tuple[list[str] | None, list | None]:
+        """The queues the worker consumes and the jobs it runs, as it answers (None: no answer)."""
+        from hitl.celery import app
+
+        inspect = app.control.inspect(destination=[self.name], timeout=5, limit=1)
+        queues, active = inspect.active_queues(), inspect.active()
+        return ([q["name"] for q in queues[self.name]] if queues and self.name in queues else None,
+                active.get(self.name) if active else None)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+        self.wait_ready()
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
