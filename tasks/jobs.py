@@ -21,7 +21,9 @@ from typing import Any
 from celery import current_app, signature
 from django.conf import settings
 from django.db import OperationalError, connection, connections, transaction
+from django.db.backends.signals import connection_created
 from django.db.models import F, Q
+from django.dispatch import receiver
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -125,6 +127,14 @@ PROGRESS_LOCK_TIMEOUT = "2s"
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code when lock_timeout ends a wait
 
 
+@receiver(connection_created)
+def _progress_connection_waits_briefly(sender, connection, **kwargs) -> None:
+    """The progress connection's lock_timeout, set once when it opens (not a round trip per report)."""
+    if connection.alias == _progress_alias():
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = %s", [PROGRESS_LOCK_TIMEOUT])
+
+
 def report_progress(job: Job, progress: int, total: int | None = None) -> None:
     """Record how far the job is; visible to readers at once where the database allows. An update that
     cannot get its lock in PROGRESS_LOCK_TIMEOUT is skipped: the job goes on, the next report catches up."""
@@ -137,9 +147,7 @@ def report_progress(job: Job, progress: int, total: int | None = None) -> None:
     alias = _progress_alias()
     if alias is not None:
         try:
-            with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = %s", [PROGRESS_LOCK_TIMEOUT])
-                Job.objects.using(alias).filter(pk=job.pk).update(**fields)
+            Job.objects.using(alias).filter(pk=job.pk).update(**fields)
         except OperationalError as exc:
             if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
                 raise

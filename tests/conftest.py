@@ -216,12 +216,12 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL, as when a machine dies: no chance to clean up or acknowledge."""
-        if self.proc and self.proc.poll() is None:
+        if self.running():
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        if self.running():
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=15)

@@ -2,11 +2,14 @@
 runs no job while a finished test's database is emptied."""
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from hitl.celery import app
+from tasks.celery_tasks import requeue_stalled_jobs
 from tasks.models import Job
 from tests.conftest import UNATTENDED_QUEUE, wait_for_job, wait_until_running
 
@@ -29,6 +32,12 @@ def test_a_paused_worker_finishes_its_job_and_takes_no_more_and_resumed_takes_ne
         assert r.status_code == 202
         return r.json()["job"]
 
+    inspect = app.control.inspect(destination=[worker.name], timeout=5.0, limit=1)
+    later = requeue_stalled_jobs.apply_async(countdown=600)  # a retry's wait: the worker holds it until then
+    deadline = time.monotonic() + 30
+    while later.id not in [job["request"]["id"] for job in (inspect.scheduled() or {}).get(worker.name, [])]:
+        assert time.monotonic() < deadline, "the worker did not take the delayed job"
+        time.sleep(0.1)
     running, queued = upload(150_000), upload(100)
     wait_until_running(running)
     worker.pause()
@@ -37,9 +46,9 @@ def test_a_paused_worker_finishes_its_job_and_takes_no_more_and_resumed_takes_ne
     # The queued one ran too if the worker took its message before the order to pause; no job is left running.
     assert Job.objects.get(pk=queued).state in ("pending", "succeeded")
     assert not Job.objects.filter(state="running").exists()
-    inspect = app.control.inspect(destination=[worker.name], timeout=5.0, limit=1)
     assert inspect.active() == {worker.name: []}
     assert inspect.active_queues() == {worker.name: []}
+    assert later.id in inspect.revoked()[worker.name]  # it will not run when its time comes
 
     worker.resume()  # the queue is emptied of what waited, and the worker takes jobs again
     assert [q["name"] for q in inspect.active_queues()[worker.name]] == [worker.queue]

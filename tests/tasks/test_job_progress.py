@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.db import transaction
+from django.db import connections, transaction
 
 from tasks import jobs
 from tasks.models import Job, JobState
@@ -25,6 +25,7 @@ def test_a_progress_update_that_cannot_get_its_lock_is_skipped_and_the_next_one_
     """The second connection never waits long: an update queued behind a lock that the job's own transaction
     holds up (a TRUNCATE's, a migration's) would otherwise wait for ever."""
     monkeypatch.setattr(jobs, "PROGRESS_LOCK_TIMEOUT", "200ms")
+    connections["jobs"].close()  # set when the connection opens
     job = Job.objects.create(kind="prelabel", project=project, state=JobState.RUNNING, created_by=admin)
     with transaction.atomic():
         Job.objects.select_for_update().get(pk=job.pk)  # another session holds the row
