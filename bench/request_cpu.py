@@ -35,19 +35,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--profile", metavar="FILE", help="also write a cProfile of the measured rounds to FILE "
                                                          "(its overhead inflates the CPU figures of that run)")
+    parser.add_argument("--show-queries", action="store_true",
+                        help="after the measured rounds, print the statements of one more round, request by request")
     args = parser.parse_args(argv)
     stack = Stack("postgres", prefix="hitl-request-cpu-")
     try:
         stack.start_backend()
         stack.manage("migrate", "-v0")
         setup_django(stack)
-        print(json.dumps({**_measure(args.rounds, args.items, args.profile), "commit": stack.commit}))
+        measured = _measure(args.rounds, args.items, args.profile, args.show_queries)
+        print(json.dumps({**measured, "commit": stack.commit}))
     finally:
         stack.stop()
     return 0
 
 
-def _measure(rounds: int, n_items: int, profile: str | None = None) -> dict:
+def _measure(rounds: int, n_items: int, profile: str | None = None, show_queries: bool = False) -> dict:
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
     from django.test.client import RequestFactory
@@ -119,11 +122,32 @@ def _measure(rounds: int, n_items: int, profile: str | None = None) -> dict:
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
+    if show_queries:
+        _print_statements(send, factory, project.pk)
     return {"rounds": rounds, "items": n_items,
             "wall_p50_ms": {r: round(1000 * statistics.median(v), 2) for r, v in walls.items()},
             "python_cpu_ms": {r: round(1000 * v / rounds, 3) for r, v in python.items()},
             "postgres_cpu_ms": {r: round(1000 * v / rounds, 3) for r, v in database.items()},
             "submit_wal_bytes": round(wal_bytes / wal_samples)}
+
+
+def _print_statements(send, factory, project_id: int) -> None:
+    """One more round, each request's statements on stderr (each line one round trip to PostgreSQL)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as me:
+        send(factory.get("/api/users/me/").environ)
+    with CaptureQueriesContext(connection) as took:
+        _, body = send(factory.get(f"/api/projects/{project_id}/next/").environ)
+    item = json.loads(body)["item"]["id"]
+    with CaptureQueriesContext(connection) as submitted:
+        send(factory.post(f"/api/items/{item}/annotations/", json.dumps({"value": {"label": "pos"}}),
+                          content_type="application/json").environ)
+    for name, captured in (("me", me), ("next", took), ("submit", submitted)):
+        print(f"--- {name}: {len(captured.captured_queries)} round trips", file=sys.stderr)
+        for query in captured.captured_queries:
+            print(f"  [{query['time']} s] {' '.join(query['sql'].split())[:400]}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -48,3 +48,25 @@ def test_the_labelable_statuses_are_left_out_of_item_past_queue():
         (definition,) = cursor.fetchone()
     assert "(project_id, status, id) WHERE (NOT ((status)::text = ANY ((ARRAY['new'" in definition, definition
     assert "'queued'" in definition
+
+
+def test_external_ids_compare_byte_by_byte():
+    """Matched for equality only, external ids need no language's order: their column (and with it the unique
+    index every imported item enters) uses collation "C", whatever the database's own (migration 0022)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT collation_name FROM information_schema.columns "
+                       "WHERE table_name = 'tasks_item' AND column_name = 'external_id'")
+        assert cursor.fetchone() == ("C",)
+        cursor.execute("SELECT c.collname FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid "
+                       "JOIN pg_collation c ON c.oid = i.indcollation[1] WHERE x.relname = 'item_external_id_unique'")
+        assert cursor.fetchone() == ("C",)
+
+
+def test_the_lookup_of_known_external_ids_uses_their_unique_index(admin):
+    """An import's check for the ids a project has (a parameter of the database's own collation against the
+    column's "C") is served by `item_external_id_unique`."""
+    project = make_project(admin)
+    make_items(project, 3)
+    known = Item.objects.filter(project=project, external_id__in=["a", "b"])
+    plan = plan_with_only("item_external_id_unique", known)
+    assert "item_external_id_unique" in plan and "Seq Scan" not in plan, plan
