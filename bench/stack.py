@@ -159,6 +159,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def production_postgres_settings() -> dict[str, str]:
+    """The server settings docker-compose.yml's `postgres` service starts with (its `command`'s `-c name=value`
+    pairs), so that a benchmark's PostgreSQL is the production one."""
+    import yaml
+
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["postgres"].get("command") or []
+    if isinstance(command, str):
+        command = command.split()
+    return dict(arg.split("=", 1) for flag, arg in zip(command, command[1:], strict=False) if flag == "-c")
+
+
 def create_database(url: str) -> dict:
     """Create the database named in `url` and return the server's durability settings."""
     import psycopg2
@@ -170,7 +181,8 @@ def create_database(url: str) -> dict:
         with conn.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"')
             settings = {}
-            for setting in ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "server_version"):
+            for setting in ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "max_wal_size",
+                            "server_version"):
                 cur.execute(f"SHOW {setting}")
                 settings[setting] = cur.fetchone()[0]
     finally:
@@ -220,13 +232,16 @@ class Stack:
     # -- servers
     def start_backend(self) -> None:
         if self.backend == "postgres":
-            url = servers.start_postgres(self.root, durable=self.pg_durability == "production")
+            production = self.pg_durability == "production"
+            url = servers.start_postgres(self.root, durable=production,
+                                         settings=production_postgres_settings() if production else None)
             pg = create_database(url)
             self.facts.update({
                 "pg_fsync": pg["fsync"] == "on",
                 "pg_synchronous_commit": pg["synchronous_commit"],
                 "pg_full_page_writes": pg["full_page_writes"] == "on",
                 "pg_shared_buffers": pg["shared_buffers"],
+                "pg_max_wal_size": pg["max_wal_size"],
                 "pg_version": pg["server_version"].split()[0],
             })
             self.env["DATABASE_URL"] = url

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -54,11 +55,12 @@ def _need(binary: str) -> str:
     return path
 
 
-def start_postgres(root: Path, *, durable: bool = False) -> str:
+def start_postgres(root: Path, *, durable: bool = False, settings: Mapping[str, str] | None = None) -> str:
     """Start a throwaway PostgreSQL server; return its DATABASE_URL.
 
     Not `durable` (for tests): no fsync and no synchronous commit. `durable` keeps PostgreSQL's
-    production defaults, for benchmark figures a real deployment would see.
+    production defaults, for benchmark figures a real deployment would see. `settings` are more server
+    settings (`-c name=value`), e.g. docker-compose.yml's (`bench.stack.production_postgres_settings`).
     """
     initdb, pg_ctl = _need("initdb"), _need("pg_ctl")
     data = root / "pg"
@@ -74,7 +76,8 @@ def start_postgres(root: Path, *, durable: bool = False) -> str:
                    check=True, stdout=subprocess.DEVNULL)
     durability = "on" if durable else "off"
     options = (f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-               f"-c fsync={durability} -c synchronous_commit={durability} -c full_page_writes={durability}")
+               f"-c fsync={durability} -c synchronous_commit={durability} -c full_page_writes={durability}"
+               + "".join(f" -c {name}={value}" for name, value in (settings or {}).items()))
     subprocess.run(as_user + [pg_ctl, "-D", str(data), "-o", options, "-l", str(data / "log"), "-w", "start"],
                    check=True, stdout=subprocess.DEVNULL)
     _cleanups.append(lambda: subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "immediate", "stop"],

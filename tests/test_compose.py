@@ -85,3 +85,16 @@ def test_worker_sees_the_files_the_web_app_stores(compose):
 def test_the_image_runs_as_a_non_root_user():
     users = [line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
+
+
+def test_postgres_is_sized_for_a_million_items_and_the_benchmarks_use_the_same(compose):
+    """The production PostgreSQL keeps more than its default 128 MB of pages and checkpoints less often than every
+    1 GB of WAL; the benchmarks' PostgreSQL starts with exactly these settings."""
+    from bench.stack import production_postgres_settings
+
+    command = compose["services"]["postgres"]["command"]
+    settings = production_postgres_settings()
+    assert command[0] == "postgres"
+    assert settings == {"shared_buffers": "1GB", "max_wal_size": "4GB"}
+    assert [f"{flag} {value}" for flag, value in zip(command[1::2], command[2::2], strict=True)] == \
+        [f"-c {name}={value}" for name, value in settings.items()]
