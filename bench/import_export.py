@@ -45,6 +45,7 @@ from bench.stack import (  # noqa: E402
     log,
     stopping,
     wait_for_job,
+    wait_for_quiet_database,
     wait_for_search_vectors,
 )
 
@@ -109,6 +110,14 @@ def upload(admin: Api, stack: Stack, project_id: int, path: Path, timeout: float
     return time.perf_counter() - t0
 
 
+def settle(stack: Stack) -> None:
+    """Before a timed import: the previous import's search vectors built (1M items: about 36 s of the worker's
+    CPU, which the next import shared until then: 94,000-110,000 items/s over HTTP at 1M, against bench.py's
+    126,000-133,000), its vacuums done and its checkpoint ended (`wait_for_quiet_database`)."""
+    wait_for_search_vectors(stack)
+    wait_for_quiet_database(stack)
+
+
 def one_size(stack: Stack, admin: Api, n: int, args) -> dict:
     out: dict = {"n": n}
     plain, annotated = stack.root / f"plain-{n}.jsonl", stack.root / f"annotated-{n}.jsonl"
@@ -122,11 +131,13 @@ def one_size(stack: Stack, admin: Api, n: int, args) -> dict:
     log(f"{n}: CLI import {seconds:.1f} s = {n / seconds:,.0f} items/s, peak RSS {rss} MB")
 
     if n <= args.http_max:
+        settle(stack)
         project = new_project(admin, f"http {n}")
         seconds = upload(admin, stack, project, plain, args.timeout)
         out.update(import_http_s=round(seconds, 2), import_http_items_per_s=round(n / seconds))
         log(f"{n}: HTTP import {seconds:.1f} s = {n / seconds:,.0f} items/s")
 
+    settle(stack)
     project = new_project(admin, f"annotated {n}")
     add_user(admin, f"labeler{n}", "annotator", [project])
     seconds, rss, _ = run_measured(stack, ["import_items", str(project), str(annotated), "--no-progress",
