@@ -63,8 +63,8 @@ def test_external_ids_compare_byte_by_byte():
 
 
 def test_the_lookup_of_known_external_ids_uses_their_unique_index(admin):
-    """An import's check for the ids a project has (a parameter of the database's own collation against the
-    column's "C") is served by `item_external_id_unique`."""
+    """A look-up of the ids a project has (parameters of the database's own collation against the column's "C",
+    as in the import's check) is served by `item_external_id_unique`."""
     project = make_project(admin)
     make_items(project, 3)
     known = Item.objects.filter(project=project, external_id__in=["a", "b"])
