@@ -6,13 +6,18 @@ connection sees it and `EXECUTE`d after that, so after a few runs PostgreSQL kee
 replans when it would be worse: `plan_cache_mode` auto). The SQL is written with named parameters
 (`%(name)s`), as for `cursor.execute`; elsewhere (SQLite, another backend) it simply runs.
 Connections are kept between requests (CONN_MAX_AGE); each knows what it prepared
-(`common.postgresql.base.DatabaseWrapper.prepared_statements`, emptied when it reconnects).
+(`common.postgresql.base.DatabaseWrapper.prepared_statements`, emptied when it reconnects). A prepared
+statement outlives the transaction that prepared it, also one rolled back.
+
+`executable` does the same for the writes `common.rows` sends several to a round trip (a submission's
+annotation, assignment, audit event and item): those are written with positional parameters (`%s`).
 """
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 from django.db import connection
 
@@ -41,3 +46,28 @@ def execute(cursor, sql: str, params: Mapping, types: Mapping[str, str] | None =
         cursor.execute(f"{before}EXECUTE {name} ({', '.join(['%s'] * len(names))})", [params[n] for n in names])
     else:
         cursor.execute(f"{before}EXECUTE {name}")
+
+
+@lru_cache(maxsize=256)
+def _positional(sql: str) -> tuple[str, str, str]:
+    """A statement with `%s` parameters: its name, its body with `$n` parameters, and its `EXECUTE`."""
+    count = sql.count("%s")
+    numbers = iter(range(1, count + 1))
+    body = re.sub(r"%s", lambda _: f"${next(numbers)}", sql)
+    name = "hitl_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    call = f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+    return name, body, call
+
+
+def executable(cursor, sql: str) -> str:
+    """The statement `sql` (with `%s` parameters, none of them `%%`) as the `EXECUTE` of its prepared form,
+    which takes the same parameters; it is prepared on the cursor's connection the first time that
+    connection sees it (a round trip of its own, once). Elsewhere: `sql` itself."""
+    prepared = getattr(connection, "prepared_statements", None)
+    if prepared is None:
+        return sql
+    name, body, call = _positional(sql)
+    if name not in prepared:
+        cursor.execute(f"PREPARE {name} AS {body}")
+        prepared.add(name)
+    return call

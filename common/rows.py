@@ -85,15 +85,21 @@ def execute_all(statements: list[tuple[str, list]]) -> None:
     them as one query string), elsewhere one by one (SQLite's driver takes one statement per call). Inside
     `together`, they wait to go with what follows."""
     waiting = getattr(connection, "waiting_writes", None)
-    if waiting is not None:
-        waiting.extend(statements)
-        return
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql" and len(statements) > 1:
-            cur.execute(";\n".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
-        else:
-            for sql, params in statements:
-                cur.execute(sql, params)
+        # Prepared once per connection: PostgreSQL then neither parses nor plans them again.
+        statements = [(prepared.executable(cur, sql), params) for sql, params in statements]
+        if waiting is not None:
+            waiting.extend(statements)
+            return
+        _send(cur, statements)
+
+
+def _send(cur, statements: list[tuple[str, list]]) -> None:
+    if connection.vendor == "postgresql" and len(statements) > 1:
+        cur.execute(";\n".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+    else:
+        for sql, params in statements:
+            cur.execute(sql, params)
 
 
 @contextmanager
@@ -131,7 +137,8 @@ def together() -> Iterator[None]:
             if waiting and not failed and not connection.needs_rollback:
                 left = list(waiting)
                 waiting.clear()
-                execute_all(left)
+                with connection.cursor() as cur:
+                    _send(cur, left)
 
 
 @lru_cache(maxsize=None)

@@ -54,6 +54,7 @@ def _priority_update(item, priority):
 def test_together_sends_waiting_writes_with_the_next_statement_which_sees_them(admin):
     project = make_project(admin)
     first, second = make_items(project, 2)
+    rows.execute_all([_priority_update(first, 0.0)])  # the connection prepares the statement the first time
     with CaptureQueriesContext(connection) as ctx, rows.together():
         rows.execute_all([_priority_update(first, 0.25)])
         rows.execute_all([_priority_update(second, 0.5)])
@@ -62,6 +63,37 @@ def test_together_sends_waiting_writes_with_the_next_statement_which_sees_them(a
             cur.execute("SELECT priority FROM tasks_item WHERE id IN (%s, %s) ORDER BY id", [first.pk, second.pk])
             assert [p for (p,) in cur.fetchall()] == [0.25, 0.5]  # the read sees both writes
     assert len(ctx.captured_queries) == 1  # one round trip for the two writes and the read
+
+
+def test_writes_are_prepared_once_per_connection_then_executed(admin):
+    # PostgreSQL neither parses nor plans a submission's writes again after the connection's first one.
+    project = make_project(admin)
+    first, second = make_items(project, 2)
+    if connection.vendor == "postgresql":  # as a new connection: nothing prepared yet
+        with connection.cursor() as cur:
+            cur.execute("DEALLOCATE ALL")
+        connection.prepared_statements.clear()
+    with CaptureQueriesContext(connection) as ctx:
+        rows.execute_all([_priority_update(first, 0.25)])
+        rows.execute_all([_priority_update(second, 0.5)])
+    sent = [q["sql"] for q in ctx.captured_queries]
+    if connection.vendor == "postgresql":
+        assert [s.split()[0] for s in sent] == ["PREPARE", "EXECUTE", "EXECUTE"]
+        assert sent[0].startswith(f"PREPARE {sent[1].split()[1]} AS UPDATE")
+    else:
+        assert [s.split()[0] for s in sent] == ["UPDATE", "UPDATE"]
+    stored = dict(type(first).objects.filter(pk__in=[first.pk, second.pk]).values_list("pk", "priority"))
+    assert stored == {first.pk: 0.25, second.pk: 0.5}
+
+
+def test_a_prepared_write_outlives_a_rolled_back_transaction(admin):
+    project = make_project(admin)
+    item = make_items(project, 1)[0]
+    with pytest.raises(ValueError), transaction.atomic():
+        rows.execute_all([_priority_update(item, 0.5)])  # prepared here, then rolled back
+        raise ValueError("undo")
+    rows.execute_all([_priority_update(item, 0.75)])
+    assert type(item).objects.get(pk=item.pk).priority == 0.75
 
 
 def test_together_sends_what_still_waits_when_the_block_ends(admin):
