@@ -50,6 +50,7 @@ from bench.stack import (  # noqa: E402  (the stack of processes, the HTTP clien
     wait_for_job,
     wait_for_quiet_database,
     wait_for_search_vectors,
+    wal_counters,
 )
 
 LABELS = ["pos", "neg", "neutral"]
@@ -226,7 +227,15 @@ def bench(args: argparse.Namespace) -> dict:
         del records
         log(f"imported in {result['import_seconds']}s ({result['import_items_per_s']} items/s)")
 
+        wal_before = wal_counters(stack)
         result.update(run_labeling(annotator, project["id"]))
+        wal_after = wal_counters(stack)
+        if wal_before and wal_after:
+            # Per labeled item (a `next` and a submit each, twice over): the log each one writes and its share of
+            # full-page images, the first change of a page after a checkpoint.
+            rounds = 2 * (WARMUP + TIMED)
+            result.update({f"labeling_wal_{key}_per_item": round((wal_after[key] - wal_before[key]) / rounds, 1)
+                           for key in ("records", "fpi", "bytes")})
         log(f"next p50 {result['next_p50_ms']} ms, submit p50 {result['submit_p50_ms']} ms")
 
         try:

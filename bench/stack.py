@@ -616,3 +616,20 @@ def wait_for_quiet_database(stack: Stack, timeout: float = 300) -> float | None:
         return True
 
     return _poll(stack, quiet, timeout)
+
+
+def wal_counters(stack: Stack) -> dict[str, int] | None:
+    """PostgreSQL's cumulative WAL counters (`pg_stat_wal`): records, full-page images, bytes; None for SQLite.
+    Two readings around a timed phase tell what each of its writes cost the log."""
+    if not stack.env.get("DATABASE_URL", "").startswith("postgres"):
+        return None
+    import psycopg2
+
+    conn = psycopg2.connect(stack.env["DATABASE_URL"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+            records, fpi, size = cur.fetchone()
+        return {"records": int(records), "fpi": int(fpi), "bytes": int(size)}
+    finally:
+        conn.close()
