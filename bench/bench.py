@@ -46,6 +46,7 @@ from bench.stack import (  # noqa: E402  (the stack of processes, the HTTP clien
     Api,
     BenchError,
     Stack,
+    cpu_by_part,
     log,
     wait_for_job,
     wait_for_quiet_database,
@@ -227,9 +228,12 @@ def bench(args: argparse.Namespace) -> dict:
         del records
         log(f"imported in {result['import_seconds']}s ({result['import_items_per_s']} items/s)")
 
-        wal_before = wal_counters(stack)
+        wal_before, cpu_before, t0 = wal_counters(stack), cpu_by_part(stack), time.perf_counter()
         result.update(run_labeling(annotator, project["id"]))
-        wal_after = wal_counters(stack)
+        wal_after, cpu_after = wal_counters(stack), cpu_by_part(stack)
+        # What ran beside the timed requests: CPU seconds of each part of the stack over the labeling's wall time.
+        result["labeling_seconds"] = round(time.perf_counter() - t0, 2)
+        result["labeling_cpu_seconds"] = {part: round(cpu_after[part] - cpu_before[part], 2) for part in cpu_after}
         if wal_before and wal_after:
             # Per labeled item (a `next` and a submit each, twice over): the log each one writes and its share of
             # full-page images, the first change of a page after a checkpoint.

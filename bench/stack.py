@@ -633,3 +633,61 @@ def wal_counters(stack: Stack) -> dict[str, int] | None:
         return {"records": int(records), "fpi": int(fpi), "bytes": int(size)}
     finally:
         conn.close()
+
+
+def _stat(pid: int) -> tuple[int, list[str]] | None:
+    """A process's parent and the fields of /proc/<pid>/stat after its name; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), fields
+
+
+def cpu_by_part(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack: `web` (gunicorn and its workers), `worker` (the
+    Celery workers), `postgres_clients` (the backends serving connections) and `postgres_other` (autovacuum,
+    the checkpointer, the WAL writer, ..., with the children that already exited). Two readings around a
+    timed phase tell what ran beside the requests it timed."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            stats[int(entry.name)] = stat
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+
+    def tree(root: int) -> list[int]:
+        out, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            if pid in stats:
+                out.append(pid)
+                todo.extend(children.get(pid, []))
+        return out
+
+    def own(pid: int) -> float:
+        fields = stats[pid][1]
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    def exited(pid: int) -> float:  # the children it waited for
+        fields = stats[pid][1]
+        return (int(fields[13]) + int(fields[14])) / tick
+
+    parts = dict.fromkeys(("web", "worker", "postgres_clients", "postgres_other"), 0.0)
+    for name, proc in stack.procs.items():
+        part = "web" if name == "gunicorn" else "worker"
+        parts[part] += sum(own(pid) + exited(pid) for pid in tree(proc.pid))
+    postmaster_pid = stack.root / "pg" / "postmaster.pid"
+    if postmaster_pid.exists():
+        postmaster = int(postmaster_pid.read_text().split()[0])
+        for pid in tree(postmaster):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            client = pid != postmaster and "(" in title  # "postgres: user db 127.0.0.1(port) state"
+            parts["postgres_clients" if client else "postgres_other"] += own(pid)
+        parts["postgres_other"] += exited(postmaster)
+    return {part: round(seconds, 2) for part, seconds in parts.items()}
