@@ -645,10 +645,10 @@ def _stat(pid: int) -> tuple[int, list[str]] | None:
 
 
 def cpu_by_part(stack: Stack) -> dict[str, float]:
-    """CPU seconds used so far by each part of the stack: `web` (gunicorn and its workers), `worker` (the
-    Celery workers), `postgres_clients` (the backends serving connections) and `postgres_other` (autovacuum,
-    the checkpointer, the WAL writer, ..., with the children that already exited). Two readings around a
-    timed phase tell what ran beside the requests it timed."""
+    """CPU seconds used so far by each part of the stack: `web` (gunicorn and its workers), `worker` (every
+    other process the stack started: the Celery workers), `postgres_clients` (the backends serving
+    connections) and `postgres_other` (autovacuum, the checkpointer, the WAL writer, ..., with the children
+    that already exited). Two readings around a timed phase tell what ran beside the requests it timed."""
     tick = os.sysconf("SC_CLK_TCK")
     stats = {}
     for entry in Path("/proc").iterdir():
