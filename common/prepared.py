@@ -19,8 +19,6 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
-from django.db import connection
-
 _PARAM = re.compile(r"%\((\w+)\)s")
 
 
@@ -30,7 +28,7 @@ def execute(cursor, sql: str, params: Mapping, types: Mapping[str, str] | None =
     parameters PostgreSQL cannot infer from their place (e.g. a value in an `INSERT … SELECT` list). `before` is
     a PostgreSQL command without parameters (e.g. a `SET LOCAL`) sent ahead of the statement in the same round
     trip; other databases skip it."""
-    prepared = getattr(connection, "prepared_statements", None)
+    prepared = getattr(cursor.db, "prepared_statements", None)
     if prepared is None:
         cursor.execute(sql, params)
         return
@@ -63,7 +61,7 @@ def executable(cursor, sql: str) -> str:
     """The statement `sql` (with `%s` parameters, none of them `%%`) as the `EXECUTE` of its prepared form,
     which takes the same parameters; it is prepared on the cursor's connection the first time that
     connection sees it (a round trip of its own, once). Elsewhere: `sql` itself."""
-    prepared = getattr(connection, "prepared_statements", None)
+    prepared = getattr(cursor.db, "prepared_statements", None)
     if prepared is None:
         return sql
     name, body, call = _positional(sql)
