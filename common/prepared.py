@@ -57,15 +57,16 @@ def _positional(sql: str) -> tuple[str, str, str]:
     return name, body, call
 
 
-def executable(cursor, sql: str) -> str:
+def executable(db, sql: str) -> str:
     """The statement `sql` (with `%s` parameters, none of them `%%`) as the `EXECUTE` of its prepared form,
-    which takes the same parameters; it is prepared on the cursor's connection the first time that
-    connection sees it (a round trip of its own, once). Elsewhere: `sql` itself."""
-    prepared = getattr(cursor.db, "prepared_statements", None)
+    which takes the same parameters; it is prepared on the connection `db` the first time that connection
+    sees it (a round trip of its own, once). Elsewhere: `sql` itself."""
+    prepared = getattr(db, "prepared_statements", None)
     if prepared is None:
         return sql
     name, body, call = _positional(sql)
     if name not in prepared:
-        cursor.execute(f"PREPARE {name} AS {body}")
+        with db.cursor() as cursor:
+            cursor.execute(f"PREPARE {name} AS {body}")
         prepared.add(name)
     return call

@@ -72,8 +72,9 @@ def insert(obj: Model) -> Model:
     db = _db()
     returning = db.features.can_return_columns_from_insert
     sql, params = insert_statement(obj, returning=returning)
+    sql = prepared.executable(db, sql)
     with db.cursor() as cur:
-        cur.execute(prepared.executable(cur, sql), params)
+        cur.execute(sql, params)
         obj.pk = cur.fetchone()[0] if returning else cur.lastrowid
     _mark_saved(obj)
     return obj
@@ -96,13 +97,13 @@ def execute_all(statements: list[tuple[str, list]]) -> None:
     them as one query string), elsewhere one by one (SQLite's driver takes one statement per call). Inside
     `together`, they wait to go with what follows."""
     db = _db()
+    # Prepared once per connection: PostgreSQL then neither parses nor plans them again.
+    statements = [(prepared.executable(db, sql), params) for sql, params in statements]
     waiting = getattr(db, "waiting_writes", None)
+    if waiting is not None:
+        waiting.extend(statements)
+        return
     with db.cursor() as cur:
-        # Prepared once per connection: PostgreSQL then neither parses nor plans them again.
-        statements = [(prepared.executable(cur, sql), params) for sql, params in statements]
-        if waiting is not None:
-            waiting.extend(statements)
-            return
         _send(cur, statements)
 
 

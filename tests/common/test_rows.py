@@ -65,30 +65,33 @@ def test_together_sends_waiting_writes_with_the_next_statement_which_sees_them(a
     assert len(ctx.captured_queries) == 1  # one round trip for the two writes and the read
 
 
+def _nothing_prepared() -> None:
+    """The connection as a new one: no statement prepared on it yet (the tests' connection lives on)."""
+    with connection.cursor() as cur:
+        cur.execute("DEALLOCATE ALL")
+    connection.prepared_statements.clear()
+
+
 def test_writes_are_prepared_once_per_connection_then_executed(admin):
     # PostgreSQL neither parses nor plans a submission's writes again after the connection's first one.
     project = make_project(admin)
     first, second = make_items(project, 2)
-    if connection.vendor == "postgresql":  # as a new connection: nothing prepared yet
-        with connection.cursor() as cur:
-            cur.execute("DEALLOCATE ALL")
-        connection.prepared_statements.clear()
+    _nothing_prepared()
     with CaptureQueriesContext(connection) as ctx:
         rows.execute_all([_priority_update(first, 0.25)])
         rows.execute_all([_priority_update(second, 0.5)])
     sent = [q["sql"] for q in ctx.captured_queries]
-    if connection.vendor == "postgresql":
-        assert [s.split()[0] for s in sent] == ["PREPARE", "EXECUTE", "EXECUTE"]
-        assert sent[0].startswith(f"PREPARE {sent[1].split()[1]} AS UPDATE")
-    else:
-        assert [s.split()[0] for s in sent] == ["UPDATE", "UPDATE"]
+    assert [s.split()[0] for s in sent] == ["PREPARE", "EXECUTE", "EXECUTE"]
+    assert sent[0].startswith(f"PREPARE {sent[1].split()[1]} AS UPDATE")
     stored = dict(type(first).objects.filter(pk__in=[first.pk, second.pk]).values_list("pk", "priority"))
     assert stored == {first.pk: 0.25, second.pk: 0.5}
 
 
+@pytest.mark.django_db(transaction=True)  # a real ROLLBACK, not one to a savepoint of the test's transaction
 def test_a_prepared_write_outlives_a_rolled_back_transaction(admin):
     project = make_project(admin)
     item = make_items(project, 1)[0]
+    _nothing_prepared()
     with pytest.raises(ValueError), transaction.atomic():
         rows.execute_all([_priority_update(item, 0.5)])  # prepared here, then rolled back
         raise ValueError("undo")
