@@ -13,7 +13,9 @@ from tasks.models import FinalSource, Item
 from tests.conftest import make_project
 from tests.models_registry import digits, load
 
-pytestmark = pytest.mark.django_db
+# Fresh sequences: the held-out fifth follows the items' ids (`models_registry.holdout`), so every run trains on
+# the same gold digits; with whatever ids earlier tests left, the accepted digits' accuracy spread 0.917-0.97.
+pytestmark = pytest.mark.django_db(transaction=True, reset_sequences=True)
 
 
 def test_auto_accepted_digits_are_more_accurate_than_the_model_overall(admin):
@@ -37,5 +39,5 @@ def test_auto_accepted_digits_are_more_accurate_than_the_model_overall(admin):
     assert len(accepted) >= 0.2 * len(predicted), "too few acceptances for the comparison to mean anything"
     assert accepted_accuracy > overall
     # A 0.95 threshold means about 95% right: calibrated. The model trains on the ~160 gold digits
-    # outside the fixed held-out fifth, which depends on the item ids: 0.93-0.97 over such splits.
+    # outside the fixed held-out fifth (the same ones in every run, see `pytestmark`): 0.954.
     assert accepted_accuracy >= 0.92
