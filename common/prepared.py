@@ -32,18 +32,25 @@ def execute(cursor, sql: str, params: Mapping, types: Mapping[str, str] | None =
     if prepared is None:
         cursor.execute(sql, params)
         return
-    before = f"{before}; " if before else ""
-    names = list(dict.fromkeys(_PARAM.findall(sql)))
-    name = "hitl_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    name, names, call = _named(sql)
     if name not in prepared:
         body = _PARAM.sub(lambda m: f"${names.index(m.group(1)) + 1}", sql)
         declared = ", ".join((types or {}).get(n, "unknown") for n in names)
         cursor.execute(f"PREPARE {name} ({declared}) AS {body}" if names else f"PREPARE {name} AS {body}")
         prepared.add(name)
+    statement = f"{before}; {call}" if before else call
     if names:
-        cursor.execute(f"{before}EXECUTE {name} ({', '.join(['%s'] * len(names))})", [params[n] for n in names])
+        cursor.execute(statement, [params[n] for n in names])
     else:
-        cursor.execute(f"{before}EXECUTE {name}")
+        cursor.execute(statement)
+
+
+@lru_cache(maxsize=512)
+def _named(sql: str) -> tuple[str, tuple[str, ...], str]:
+    """A statement with `%(name)s` parameters: its name, its parameters' names in order, and its `EXECUTE`."""
+    names = tuple(dict.fromkeys(_PARAM.findall(sql)))
+    name = "hitl_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    return name, names, f"EXECUTE {name} ({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}"
 
 
 @lru_cache(maxsize=256)
