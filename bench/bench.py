@@ -24,6 +24,9 @@ What is measured (client-side, `time.perf_counter`):
 - loop: 20 + 200 rounds of the real annotator loop, `next` (no exclude) then `submit`.
 - export: `GET /api/projects/{id}/export/?format=jsonl` (and `format=json`) streamed and
   discarded, lines counted and checked against N.
+- beside the labeling (next, submit, loop): the CPU seconds of each part of the stack
+  (`labeling_cpu_seconds`), the WAL it wrote per item, and the machine's steal time and major page
+  faults (`labeling_host`), to tell a slow run's cause: the stack doing more, or the host.
 
 Logs of every process are kept in the temporary directory; `--keep` leaves it in place.
 """
@@ -47,6 +50,7 @@ from bench.stack import (  # noqa: E402  (the stack of processes, the HTTP clien
     BenchError,
     Stack,
     cpu_by_part,
+    host_counters,
     log,
     wait_for_job,
     wait_for_quiet_database,
@@ -228,12 +232,14 @@ def bench(args: argparse.Namespace) -> dict:
         del records
         log(f"imported in {result['import_seconds']}s ({result['import_items_per_s']} items/s)")
 
-        wal_before, cpu_before, t0 = wal_counters(stack), cpu_by_part(stack), time.perf_counter()
+        wal_before, cpu_before, host_before = wal_counters(stack), cpu_by_part(stack), host_counters()
+        t0 = time.perf_counter()
         result.update(run_labeling(annotator, project["id"]))
-        wal_after, cpu_after = wal_counters(stack), cpu_by_part(stack)
+        wal_after, cpu_after, host_after = wal_counters(stack), cpu_by_part(stack), host_counters()
         # What ran beside the timed requests: CPU seconds of each part of the stack over the labeling's wall time.
         result["labeling_seconds"] = round(time.perf_counter() - t0, 2)
         result["labeling_cpu_seconds"] = {part: round(cpu_after[part] - cpu_before[part], 2) for part in cpu_after}
+        result["labeling_host"] = {key: round(host_after[key] - host_before[key], 2) for key in host_after}
         if wal_before and wal_after:
             # Per labeled item (a `next` and a submit each, twice over): the log each one writes and its share of
             # full-page images, the first change of a page after a checkpoint.

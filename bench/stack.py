@@ -635,6 +635,17 @@ def wal_counters(stack: Stack) -> dict[str, int] | None:
         conn.close()
 
 
+def host_counters() -> dict[str, float]:
+    """The machine's cumulative steal time (s: CPU time the hypervisor gave to other guests while this one wanted
+    it) and major page faults (pages read back from disk, e.g. after the host reclaimed them). Two readings around a
+    timed phase tell whether a slow run was the host taking the CPU or the memory away; a run slower with neither,
+    for the same requests, ran slower instructions (another guest on the same core's caches)."""
+    steal = int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[8])
+    faults = next(int(line.split()[1]) for line in Path("/proc/vmstat").read_text().splitlines()
+                  if line.startswith("pgmajfault "))
+    return {"steal_seconds": steal / os.sysconf("SC_CLK_TCK"), "major_faults": faults}
+
+
 def _stat(pid: int) -> tuple[int, list[str]] | None:
     """A process's parent and the fields of /proc/<pid>/stat after its name; None once it is gone."""
     try:
