@@ -49,8 +49,8 @@ def execute(cursor, sql: str, params: Mapping, types: Mapping[str, str] | None =
 def _named(sql: str) -> tuple[str, tuple[str, ...], str]:
     """A statement with `%(name)s` parameters: its name, its parameters' names in order, and its `EXECUTE`."""
     names = tuple(dict.fromkeys(_PARAM.findall(sql)))
-    name = "hitl_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
-    return name, names, f"EXECUTE {name} ({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}"
+    name, call = _name_and_call(sql, len(names))
+    return name, names, call
 
 
 @lru_cache(maxsize=256)
@@ -59,9 +59,14 @@ def _positional(sql: str) -> tuple[str, str, str]:
     count = sql.count("%s")
     numbers = iter(range(1, count + 1))
     body = re.sub(r"%s", lambda _: f"${next(numbers)}", sql)
-    name = "hitl_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
-    call = f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+    name, call = _name_and_call(sql, count)
     return name, body, call
+
+
+def _name_and_call(sql: str, count: int) -> tuple[str, str]:
+    """The prepared statement's name (from its text) and its `EXECUTE` with `count` `%s` parameters."""
+    name = "hitl_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    return name, f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
 
 
 def executable(db, sql: str) -> str:
