@@ -530,8 +530,13 @@ def proc_status(pid: int) -> dict[str, int]:
 
 def process_cpu(pid: int) -> float:
     """A process's user + system CPU seconds, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _cpu_seconds(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split())
+
+
+def _cpu_seconds(fields: list[str], first: int = 11) -> float:
+    """User + system CPU seconds from the fields of /proc/<pid>/stat after the name: the process's own (from
+    field 11), or those of the children it waited for (from 13)."""
+    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
 
 
 def reset_peak_rss(pid: int) -> bool:
@@ -660,7 +665,6 @@ def cpu_by_part(stack: Stack) -> dict[str, float]:
     other process the stack started: the Celery workers), `postgres_clients` (the backends serving
     connections) and `postgres_other` (autovacuum, the checkpointer, the WAL writer, ..., with the children
     that already exited). Two readings around a timed phase tell what ran beside the requests it timed."""
-    tick = os.sysconf("SC_CLK_TCK")
     stats = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
@@ -679,12 +683,10 @@ def cpu_by_part(stack: Stack) -> dict[str, float]:
         return out
 
     def own(pid: int) -> float:
-        fields = stats[pid][1]
-        return (int(fields[11]) + int(fields[12])) / tick
+        return _cpu_seconds(stats[pid][1])
 
     def exited(pid: int) -> float:  # the children it waited for
-        fields = stats[pid][1]
-        return (int(fields[13]) + int(fields[14])) / tick
+        return _cpu_seconds(stats[pid][1], 13)
 
     parts = dict.fromkeys(("web", "worker", "postgres_clients", "postgres_other"), 0.0)
     for name, proc in stack.procs.items():
