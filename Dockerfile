@@ -42,4 +42,6 @@ ENV PYTHONPATH=/app \
 USER hitl
 EXPOSE 8000
 
-CMD ["gunicorn", "hitl.wsgi", "--bind", "0.0.0.0:8000", "--timeout", "120", "--access-logfile", "-", "--no-control-socket"]
+# granian: the HTTP server (Rust) calls the WSGI app from WEB_THREADS threads in each of WEB_CONCURRENCY processes.
+CMD ["sh", "-c", "exec granian --interface wsgi --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY:-2} \
+--blocking-threads ${WEB_THREADS:-4} --no-ws --access-log hitl.wsgi:application"]

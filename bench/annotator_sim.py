@@ -1,6 +1,6 @@
 """Simulated crowd: five annotators of different reliability label scikit-learn's digits through the API.
 
-Starts the app like `bench/bench.py` (gunicorn over SQLite with the embedded file-system broker, from a
+Starts the app like `bench/bench.py` (granian over SQLite with the embedded file-system broker, from a
 temporary directory; no worker: nothing here runs a job), imports `--items` digits into a classification
 project with overlap 3, and lets five annotators label them, interleaved: each in turn asks
 `GET /api/projects/{id}/next/` and answers `POST /api/items/{id}/annotations/`. An annotator with

@@ -6,10 +6,13 @@
 
 Everything runs from a temporary directory and is torn down at the end: a throwaway
 PostgreSQL (+ Redis as the Celery broker) or an SQLite file (+ the embedded file-system
-broker), `manage.py migrate`, gunicorn (`hitl.wsgi -w 2`) and a Celery worker. The client
-is the standard library's `http.client` with one persistent connection (gunicorn's sync
-workers close it after each response; `http.client` then reconnects, which on loopback
-costs a fraction of a millisecond and is part of what a real client pays).
+broker), `manage.py migrate`, the web server and a Celery worker. The web server is granian
+as docker-compose.yml runs it (`--interface wsgi --workers 2 --blocking-threads 4 --no-ws
+hitl.wsgi:application`; `--web-workers` and `--threads` change the two numbers), on loopback
+and without the access log. The client is the standard library's `http.client` with one
+persistent connection per user; granian keeps it alive, so `http_reconnects` in the result
+counts only the first connection of each client (and any the server dropped, which
+`http.client` re-opens).
 
 What is measured (client-side, `time.perf_counter`):
 - import: N synthetic reviews uploaded as one `.jsonl` multipart file (or, with
@@ -206,11 +209,8 @@ def run_export(api: Api, project_id: int, fmt: str, n: int) -> tuple[float, floa
 
 
 def bench(args: argparse.Namespace) -> dict:
-    gunicorn_args = f"--worker-class {args.worker_class}"
-    if args.worker_class == "gthread":
-        gunicorn_args += f" --threads {args.threads}"
     stack = Stack(args.backend, pg_durability=args.pg_durability, web_workers=args.web_workers,
-                  gunicorn_timeout=args.gunicorn_timeout, keep=args.keep, env={"GUNICORN_CMD_ARGS": gunicorn_args})
+                  web_threads=args.threads, keep=args.keep)
     try:
         stack.start()
         admin = Api(stack.port, args.http_timeout)
@@ -263,8 +263,7 @@ def bench(args: argparse.Namespace) -> dict:
 
         stack.check_alive()
         result.update(stack.facts)
-        result.update({"web_workers": args.web_workers, "worker_class": args.worker_class,
-                       "threads": args.threads if args.worker_class == "gthread" else 1,
+        result.update({"web_server": "granian", "web_workers": args.web_workers, "threads": args.threads,
                        "http_reconnects": admin.reconnects + annotator.reconnects,
                        "commit": stack.commit})
         return result
@@ -285,12 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-durability", choices=["production", "test"], default="production",
                         help="production: fsync/synchronous_commit/full_page_writes on (PostgreSQL defaults); "
                              "test: tests.servers.start_postgres as is (all three off)")
-    parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread",
-                        help="gunicorn's worker class; gthread (threads, kept-alive connections) as docker-compose.yml")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
-    parser.add_argument("--gunicorn-timeout", type=int, default=120,
-                        help="gunicorn worker timeout (s); a sync worker is killed if one request runs longer")
+    parser.add_argument("--web-workers", type=int, default=2,
+                        help="granian worker processes (docker-compose.yml's WEB_CONCURRENCY)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="granian's blocking threads per worker, which run the app (docker-compose.yml's "
+                             "WEB_THREADS)")
     parser.add_argument("--http-timeout", type=float, default=600, help="socket timeout of the client (s)")
     parser.add_argument("--import-timeout", type=float, default=900, help="how long to wait for the import job (s)")
     parser.add_argument("--import-stall", type=float, default=300,

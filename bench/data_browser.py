@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/data_browser.py [--n 1000000] [--samples 40] [--plans plans.txt]
 
-Starts the bench stack (throwaway PostgreSQL, migrations, gunicorn), creates a classification
+Starts the bench stack (throwaway PostgreSQL, migrations, granian), creates a classification
 project through the API and fills it in SQL (the import path has its own benchmark, bench/bench.py):
 `n` items of 6–15 random words, 40% new, 20% queued with a prediction, 10% auto-accepted, 10%
 consensus, 10% in review (half disagreement, half escalated), 10% decided by a reviewer (half after a

@@ -1,6 +1,6 @@
 """Live decisions under load: the latency of `POST /api/projects/{id}/decisions/` at a steady rate.
 
-A throwaway stack (`bench/stack.py`: PostgreSQL, Redis, gunicorn, a Celery worker), a classification
+A throwaway stack (`bench/stack.py`: PostgreSQL, Redis, granian, a Celery worker), a classification
 project with an auto-accept threshold and a metadata rule, and an open-loop client: requests are sent
 at fixed times (`--rate` per second, from `--threads` threads, each with its own connection), so a slow
 answer does not slow the offered load. A share `--pending-share` of the calls carries a low confidence
@@ -66,8 +66,8 @@ def client(port: int, token: str, project: int, todo: queue.Queue, out: list, er
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    stack = Stack("postgres", web_workers=args.web_workers, prefix="hitl-decisions-",
-                  env={"GUNICORN_CMD_ARGS": f"--worker-class gthread --threads {args.gunicorn_threads}"})
+    stack = Stack("postgres", web_workers=args.web_workers, web_threads=args.web_threads,
+                  prefix="hitl-decisions-")
     with stopping(stack, "decisions benchmark"):
         stack.start()
         admin = Api(stack.port, args.http_timeout).login("admin", PASSWORD)
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "p50_ms_pending": round(percentile([r[2] for r in ok if r[4]], 50), 1),
             "max_queue_wait_ms": round(max((r[3] for r in measured), default=0.0), 1),
             "non_2xx": len(measured) - len(ok), "errors": len(errors),
-            "web_workers": args.web_workers, "gunicorn_threads": args.gunicorn_threads,
+            "web_workers": args.web_workers, "web_threads": args.web_threads,
         }
         result.update(stack.facts)
         result["commit"] = stack.commit
@@ -121,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=16, help="client threads (connections)")
     parser.add_argument("--pending-share", type=float, default=0.3, help="share of calls left to a person")
-    parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--gunicorn-threads", type=int, default=8)
+    parser.add_argument("--web-workers", type=int, default=2, help="granian worker processes")
+    parser.add_argument("--web-threads", type=int, default=8,
+                        help="granian's blocking threads per worker (run the app; --threads is the client's)")
     parser.add_argument("--http-timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
     print(json.dumps(run(args), indent=2))

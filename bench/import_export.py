@@ -10,7 +10,7 @@ For each size a throwaway PostgreSQL (fsync on, as in production) gets a fresh s
   external id) goes in with `manage.py import_items --no-progress`, in its own process; the time is
   the process's wall time (start-up included), the memory its peak RSS (`wait4`, started from a small
   process of its own: see `run_measured`).
-- **import (HTTP)**: the same file uploaded to `POST /api/projects/{id}/import/` through gunicorn;
+- **import (HTTP)**: the same file uploaded to `POST /api/projects/{id}/import/` through granian;
   the upload is streamed to disk and imported by a Celery worker; the time runs from the first
   byte sent until the job has succeeded.
 - **annotated import**: N items that each carry one annotator's label (`labels_as=annotations`),
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="longest wait for an import job (s)")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
-    stack = Stack("postgres", keep=args.keep, gunicorn_timeout=1800)
+    stack = Stack("postgres", keep=args.keep)
     results = []
     with stopping(stack, "import_export"):
         stack.start()

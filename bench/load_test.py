@@ -3,12 +3,12 @@
 
     .venv/bin/python bench/load_test.py                              # 50 users, 100,000 items, 10 s + 60 s
     .venv/bin/python bench/load_test.py --late-share 0.5             # half the lapsed leases answered late
-    .venv/bin/python bench/load_test.py --worker-class sync --web-workers 4
+    .venv/bin/python bench/load_test.py --web-workers 2 --threads 8
     .venv/bin/python bench/load_test.py --quality --n 20000 --duration 30 --gold-rate 0.3   # gold, pauses, rework
     .venv/bin/python bench/load_test.py --quality --overlap-mode adaptive --n 20000 --duration 30 --gold-rate 0.3
 
 A throwaway stack (`bench/stack.py`: PostgreSQL with its production durability, Redis, one Celery
-worker, gunicorn on loopback), one classification project with `overlap` 2 and `lease_seconds` 10, N
+worker, granian on loopback), one classification project with `overlap` 2 and `lease_seconds` 10, N
 synthetic texts imported through the API as one .jsonl upload, and `--users` annotators created through
 the API. Then every annotator runs this loop for `--warmup` + `--duration` seconds, with no think time
 by default (maximum load):
@@ -49,10 +49,10 @@ gold items, which every annotator gets, have no `needed`; each annotator's gold 
 their stored gold answers; an annotator stopped by a 403 must be paused (or failed) in the database. With
 adaptive overlap `needed` grows during the run and the sweeps use its final value.
 
-CPU is read from /proc for the window after the warm-up: the client processes, gunicorn (master and
-workers), PostgreSQL (all its processes), the Celery worker, and the whole machine (`/proc/stat`, so
-other work running on it shows as `cpu_other_cores`). One JSON line on stdout (exit status 2 when a check
-fails); progress on stderr.
+CPU is read from /proc for the window after the warm-up: the client processes, the web server (granian's
+main process and its workers), PostgreSQL (all its processes), the Celery worker, and the whole machine
+(`/proc/stat`, so other work running on it shows as `cpu_other_cores`). One JSON line on stdout (exit
+status 2 when a check fails); progress on stderr.
 """
 from __future__ import annotations
 
@@ -93,9 +93,9 @@ REJECT = "reject"  # the reviewer thread's rejections (--quality --reject-every)
 
 
 class Conn:
-    """One annotator's HTTP connection: persistent where the server keeps it alive (gthread), re-opened
-    where it closes it after each answer (sync workers); never reused after sitting idle for a second,
-    so a request is never sent into a keep-alive connection the server is closing."""
+    """One annotator's HTTP connection: persistent while the server keeps it alive (granian does), re-opened
+    where it closes it after an answer; never reused after sitting idle for a second, so a request is never
+    sent into a keep-alive connection the server is closing."""
 
     IDLE = 1.0
 
@@ -299,7 +299,7 @@ def machine_cpu() -> tuple[float, float]:
 def cpu_snapshot(stack: Stack) -> dict[str, float]:
     pg_pid = int((stack.root / "pg" / "postmaster.pid").read_text().split()[0])
     busy, total = machine_cpu()
-    return {"gunicorn": tree_cpu(stack.procs["gunicorn"].pid), "postgres": tree_cpu(pg_pid),
+    return {"web": tree_cpu(stack.procs["web"].pid), "postgres": tree_cpu(pg_pid),
             "celery": tree_cpu(stack.procs["worker"].pid), "machine_busy": busy, "machine_total": total}
 
 
@@ -613,12 +613,8 @@ def quality_figures(args: argparse.Namespace, logs: list[list], rejects: list[li
 
 
 def run(args: argparse.Namespace) -> dict:
-    gunicorn_args = f"--worker-class {args.worker_class}"
-    if args.worker_class == "gthread":
-        gunicorn_args += f" --threads {args.threads}"
     stack = Stack("postgres", pg_durability=args.pg_durability, web_workers=args.web_workers,
-                  gunicorn_timeout=args.gunicorn_timeout, keep=args.keep, prefix="hitl-load-",
-                  env={"GUNICORN_CMD_ARGS": gunicorn_args})
+                  web_threads=args.threads, keep=args.keep, prefix="hitl-load-")
     try:
         stack.start()
         admin = Api(stack.port, args.http_timeout).login("admin", PASSWORD)
@@ -735,15 +731,14 @@ def run(args: argparse.Namespace) -> dict:
         in_window = Counter(r[0] for r in window)
         wall = cpu1["machine_total"] - cpu0["machine_total"]  # CPU-seconds of all cores over the window
         cores = wall / secs
-        used = {k: (cpu1[k] - cpu0[k]) / secs for k in ("gunicorn", "postgres", "celery")}
+        used = {k: (cpu1[k] - cpu0[k]) / secs for k in ("web", "postgres", "celery")}
         used["client"] = client_cpu / secs
         busy = (cpu1["machine_busy"] - cpu0["machine_busy"]) / secs
         result.update({
             "duration_s": secs, "warmup_s": args.warmup, "think_ms": args.think_ms,
             "skip_share": args.skip_share, "lapse_share": args.lapse_share, "late_share": args.late_share,
             "overlap": args.overlap, "lease_seconds": args.lease_seconds,
-            "gunicorn": {"worker_class": args.worker_class, "workers": args.web_workers,
-                         "threads": args.threads if args.worker_class == "gthread" else 1},
+            "web": {"server": "granian", "workers": args.web_workers, "threads": args.threads},
             "client_procs": args.procs,
             "requests_per_s": round(len(window) / secs, 1),
             "next_per_s": round(in_window[NEXT] / secs, 1),
@@ -773,9 +768,9 @@ def run(args: argparse.Namespace) -> dict:
             "cpu_other_cores": round(busy - sum(used.values()), 2),
             # CPU per answered request, whatever else runs on the machine: what capacity an idle one would have.
             **{f"{k}_cpu_ms_per_request": round(used[k] * secs * 1000 / max(len(window), 1), 2)
-               for k in ("gunicorn", "postgres", "client")},
+               for k in ("web", "postgres", "client")},
             "loadavg_before": [round(x, 2) for x in load0], "loadavg_after": [round(x, 2) for x in load1],
-            # sync workers close the connection after every answer; gthread keeps it alive
+            # granian keeps connections alive: one per annotator, and a new one after a second idle (Conn.IDLE)
             "client_tcp_connects": connects,
         })
         if args.quality:
@@ -807,11 +802,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of the lapsed leases answered anyway, just after they expired")
     parser.add_argument("--overlap", type=int, default=2)
     parser.add_argument("--lease-seconds", type=int, default=10, help="the project's lease (the API's minimum: 10)")
-    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="gthread")
-    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--web-workers", type=int, default=4, help="granian worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="granian's blocking threads per worker (run the app)")
     parser.add_argument("--pg-durability", choices=["production", "test"], default="production")
-    parser.add_argument("--gunicorn-timeout", type=int, default=120)
     parser.add_argument("--http-timeout", type=float, default=60, help="client socket timeout (s)")
     parser.add_argument("--import-timeout", type=float, default=900)
     parser.add_argument("--seed", type=int, default=1)

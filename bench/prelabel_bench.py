@@ -6,7 +6,7 @@
     .venv/bin/python bench/prelabel_bench.py --n 1000000 --no-rerun --py-spy /tmp/prelabel.svg
 
 For each N, in one stack (throwaway PostgreSQL with its production durability settings, Redis,
-gunicorn, one Celery worker with `--pool=solo`, so the job runs in that very process):
+granian, one Celery worker with `--pool=solo`, so the job runs in that very process):
 
 1. a fresh classification project, labels ["fresh", "rotten"], auto_accept_threshold 0.9,
    escalation_threshold 0.6 (overlap 1, escalated_overlap 2, audit_rate 0.05 by default);

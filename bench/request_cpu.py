@@ -5,7 +5,7 @@ Django's full handler (every middleware, DRF), on a throwaway PostgreSQL with fs
     .venv/bin/python bench/request_cpu.py --rounds 800
     .venv/bin/python bench/request_cpu.py --rounds 400 --profile /tmp/requests.prof   # and where, by function
 
-Unlike `bench.py` (over HTTP, through gunicorn) it splits each request's time into this process's CPU (the
+Unlike `bench.py` (over HTTP, through granian) it splits each request's time into this process's CPU (the
 Python stack) and the PostgreSQL backend's CPU (read from /proc/<pid>/stat), and counts the WAL a submission
 writes. A project of `--items` imported items, one annotator with a token; after 50 warm-up rounds, `--rounds`
 rounds of me, next, submit. Prints one JSON line: wall p50 (ms), Python CPU and PostgreSQL CPU per request (ms),

@@ -2,8 +2,9 @@
 
 `Stack` runs everything from a temporary directory and tears it down at the end: a throwaway
 PostgreSQL (+ Redis as the Celery broker) or an SQLite file (+ the embedded file-system broker),
-`manage.py migrate`, an admin user, gunicorn (`hitl.wsgi`) and Celery worker(s) with `--pool=solo`
-(the job runs in the worker process itself, so its `/proc/<pid>` figures are the job's).
+`manage.py migrate`, an admin user, the web server (granian serving `hitl.wsgi:application`, as in
+docker-compose.yml) and Celery worker(s) with `--pool=solo` (the job runs in the worker process itself,
+so its `/proc/<pid>` figures are the job's).
 `Api` is the standard library's `http.client` with one persistent connection.
 """
 from __future__ import annotations
@@ -150,7 +151,7 @@ class Api:
 
 
 # ---------------------------------------------------------------------------------------------
-# The stack: database, broker, migrate, gunicorn, worker
+# The stack: database, broker, migrate, web server (granian), worker
 
 
 def _free_port() -> int:
@@ -168,6 +169,23 @@ def production_postgres_settings() -> dict[str, str]:
     if isinstance(command, str):
         command = command.split()
     return dict(arg.split("=", 1) for flag, arg in zip(command, command[1:], strict=False) if flag == "-c")
+
+
+def production_web_argv(port: int, workers: int, threads: int) -> list[str]:
+    """The arguments docker-compose.yml's `web` service gives granian (`exec granian ...` in its command), on
+    loopback at `port`, with these process and thread counts, and without the access log: the benchmarks'
+    web tier is the production one."""
+    import yaml
+
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["command"]
+    words = (command if isinstance(command, str) else " ".join(command)).split("exec granian", 1)[1].split()
+    given = {"--host": "127.0.0.1", "--port": str(port), "--workers": str(workers), "--blocking-threads": str(threads)}
+    argv: list[str] = []
+    for word in words:
+        if word == "--access-log":
+            continue
+        argv.append(given[argv[-1]] if argv and argv[-1] in given else word)
+    return argv
 
 
 def create_database(url: str) -> dict:
@@ -194,14 +212,16 @@ class Stack:
     """Every process the benchmark starts, and their teardown."""
 
     def __init__(self, backend: str, *, pg_durability: str = "production", web_workers: int = 2,
-                 gunicorn_timeout: int = 120, keep: bool = False, worker_concurrency: int = 1,
+                 web_threads: int = 4, keep: bool = False, worker_concurrency: int = 1,
                  prefix: str = "hitl-bench-", env: dict[str, str] | None = None):
         if backend not in ("postgres", "sqlite"):
             raise ValueError(f"unknown backend {backend!r}")
         self.backend = backend
         self.pg_durability = pg_durability
+        # granian's worker processes and the blocking threads (running the WSGI app) of each:
+        # docker-compose.yml's WEB_CONCURRENCY and WEB_THREADS
         self.web_workers = web_workers
-        self.gunicorn_timeout = gunicorn_timeout
+        self.web_threads = web_threads
         self.keep = keep
         # 1: one `--pool=solo` worker process (the work happens in that very process, whose pid is
         # `worker_pid()`); more: that many solo worker processes, named worker, worker2, ...
@@ -273,18 +293,17 @@ class Stack:
         return proc
 
     def start_web(self) -> None:
-        argv = [sys.executable, "-m", "gunicorn", "hitl.wsgi", "-w", str(self.web_workers),
-                "-b", f"127.0.0.1:{self.port}", "--timeout", str(self.gunicorn_timeout)]
-        if _version("gunicorn") >= (25, 1):
-            argv.append("--no-control-socket")  # else it takes over ~/.gunicorn/gunicorn.ctl
+        """granian as docker-compose.yml runs it (`production_web_argv`), registered as the process "web". granian
+        has no per-request timeout: a long request (an inline import, a first stats call) runs to its end."""
+        argv = [sys.executable, "-m", "granian", *production_web_argv(self.port, self.web_workers, self.web_threads)]
         env = dict(self.env)
         # cwd is the temporary var dir, for the same reason as the worker's (see start_worker):
         # publishing a job through the file-system broker writes `control/` there too.
-        proc = self.spawn("gunicorn", argv, self.var, env)
+        proc = self.spawn("web", argv, self.var, env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise BenchError(f"gunicorn exited with {proc.returncode}:\n" + self.tail("gunicorn.log"))
+                raise BenchError(f"web server (granian) exited with {proc.returncode}:\n" + self.tail("web.log"))
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 conn.request("GET", "/healthz/", headers={"Host": "127.0.0.1"})
@@ -292,12 +311,12 @@ class Stack:
                 resp.read()
                 conn.close()
                 if resp.status == 200:
-                    log(f"gunicorn ready on 127.0.0.1:{self.port}")
+                    log(f"web server (granian) ready on 127.0.0.1:{self.port}")
                     return
             except OSError:
                 pass
             time.sleep(0.2)
-        raise BenchError("gunicorn did not answer /healthz/ within 60 s:\n" + self.tail("gunicorn.log"))
+        raise BenchError("web server (granian) did not answer /healthz/ within 60 s:\n" + self.tail("web.log"))
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen:
         # cwd is the temporary var dir: kombu's file-system transport keeps its exchange table in a
@@ -476,7 +495,7 @@ def digit_records() -> tuple[list[dict], dict[str, str]]:
     """Import records (no gold, no label) of all of scikit-learn's digits and their true labels by external_id.
 
     Call after `setup_django`: `ops.demo_data.digits` writes the PNGs under the stack's MEDIA_ROOT,
-    which gunicorn serves at /media/ and the worker reads from.
+    which the web server serves at /media/ and the worker reads from.
     """
     from ops.demo_data import digits
 
@@ -485,12 +504,6 @@ def digit_records() -> tuple[list[dict], dict[str, str]]:
         truth[record["external_id"]] = record["meta_label"]
         records.append({"data": record["data"], "external_id": record["external_id"]})
     return records, truth
-
-
-def _version(dist: str) -> tuple[int, ...]:
-    from importlib.metadata import version
-
-    return tuple(int(part) for part in version(dist).split(".")[:2] if part.isdigit())
 
 
 def _git_head() -> str | None:
@@ -661,7 +674,7 @@ def _stat(pid: int) -> tuple[int, list[str]] | None:
 
 
 def cpu_by_part(stack: Stack) -> dict[str, float]:
-    """CPU seconds used so far by each part of the stack: `web` (gunicorn and its workers), `worker` (every
+    """CPU seconds used so far by each part of the stack: `web` (granian and its workers), `worker` (every
     other process the stack started: the Celery workers), `postgres_clients` (the backends serving
     connections) and `postgres_other` (autovacuum, the checkpointer, the WAL writer, ..., with the children
     that already exited). Two readings around a timed phase tell what ran beside the requests it timed."""
@@ -690,7 +703,7 @@ def cpu_by_part(stack: Stack) -> dict[str, float]:
 
     parts = dict.fromkeys(("web", "worker", "postgres_clients", "postgres_other"), 0.0)
     for name, proc in stack.procs.items():
-        part = "web" if name == "gunicorn" else "worker"
+        part = "web" if name == "web" else "worker"
         parts[part] += sum(own(pid) + exited(pid) for pid in tree(proc.pid))
     postmaster_pid = stack.root / "pg" / "postmaster.pid"
     if postmaster_pid.exists():

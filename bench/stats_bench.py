@@ -4,7 +4,7 @@
     .venv/bin/python bench/stats_bench.py                       # 1,000,000 items, 3,000,000 annotations
     .venv/bin/python bench/stats_bench.py --n 100000 --samples 5
 
-Starts the bench stack (throwaway PostgreSQL with fsync on, Redis, gunicorn, a Celery worker), creates a
+Starts the bench stack (throwaway PostgreSQL with fsync on, Redis, granian, a Celery worker), creates a
 classification project (3 labels) through the API and fills it in SQL (INSERT ... SELECT generate_series;
 the import path has its own benchmark): `n` items, each annotated by 3 of 20 annotators whose accuracies
 run from 0.60 to 0.97 (an annotator errs uniformly over the other labels), 1% gold items, 80% done by
@@ -14,15 +14,16 @@ audit), 5% auto-accepted by the model; review decisions for the reviewers' items
 Then, on one keep-alive connection per client (the client side of the clock):
 - the first stats call, which on a big project finds no snapshot and asks for one (`freshness`), and
   the snapshot job's duration (the Celery worker computes it; polled through the stats answer);
-- cold: the stats API and the dashboard page just after gunicorn restarted (fresh worker processes);
+- cold: the stats API and the dashboard page just after the web server (granian) restarted (fresh worker
+  processes);
 - warm: `--samples` calls of each, p50 and max.
 
 The dashboard's script (static/js/dashboard.js) fetches nothing when the page loads (it only posts an
 un-pause on a click), so the page's own request is all a visit costs. Code without snapshots computes
-everything inline: the first call is then the whole computation (gunicorn's timeout is raised to
-`--timeout` for it). At the end, in a process of the stack: `live_figures`' time and its plan, and with
-`--inline` the whole exact computation (what every request cost before snapshots). Prints a table on
-stderr and one JSON line on stdout.
+everything inline: the first call is then the whole computation (the client waits up to `--timeout` for
+it; granian has no per-request timeout). At the end, in a process of the stack: `live_figures`' time and
+its plan, and with `--inline` the whole exact computation (what every request cost before snapshots).
+Prints a table on stderr and one JSON line on stdout.
 """
 from __future__ import annotations
 
@@ -195,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time the whole computation in one process (what each request cost before)")
     args = parser.parse_args(argv)
 
-    stack = Stack("postgres", pg_durability="production", web_workers=2, keep=args.keep,
-                  gunicorn_timeout=args.timeout)
+    stack = Stack("postgres", pg_durability="production", web_workers=2, keep=args.keep)
     with stopping(stack, "stats bench"):
         stack.start()
         admin = Api(stack.port, args.timeout).login("admin", PASSWORD)
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         out["krippendorff_alpha"] = agreement.get("krippendorff_alpha")
         out["pairs"] = len(agreement.get("cohen_kappa") or [])
 
-        stack.stop_process("gunicorn")
+        stack.stop_process("web")
         stack.start_web()
         browser = session_client(stack, "rev")
         for name, client, path in [("stats", reviewer, stats_path), ("dashboard", browser, dash_path)]:

@@ -334,6 +334,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # else's; the proxy must set (not pass on) that header. Client addresses then come from X-Forwarded-For.
 HITL_BEHIND_TLS_PROXY = env_bool("HITL_BEHIND_TLS_PROXY", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HITL_BEHIND_TLS_PROXY else None
+# Error reports leave out what the web server copied from the process environment into each request.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "common.error_reports.ExceptionReporterFilter"
 # Cookies only over HTTPS in production; the demo (DEBUG, plain http) keeps them usable.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
@@ -366,9 +368,9 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Metrics and readiness (ops.metrics, ops.readiness, docs/metrics.md) ------------------------------------
 # GET /metrics is Prometheus' text exposition: for admins (session or API token), and for a scraper sending
-# `Authorization: Bearer <HITL_METRICS_TOKEN>` when that is set. With several gunicorn workers, set
+# `Authorization: Bearer <HITL_METRICS_TOKEN>` when that is set. With several web server processes, set
 # PROMETHEUS_MULTIPROC_DIR (environment only: prometheus_client reads it) to an empty directory the web
-# processes share (docker-compose.yml: a tmpfs), so the request metrics of every worker are added up.
+# processes share (docker-compose.yml: a tmpfs), so the request metrics of every process are added up.
 # GET /readyz/ (unauthenticated) checks the database, the broker and the workers; /healthz/ stays liveness.
 HITL_METRICS_TOKEN = env_secret("HITL_METRICS_TOKEN") or ""
 

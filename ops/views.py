@@ -56,7 +56,7 @@ class IsScraper(BasePermission):
 
 
 class _Combined:
-    """The request metrics (this process's, or every gunicorn worker's in multiprocess mode) and the
+    """The request metrics (this process's, or every web server process's in multiprocess mode) and the
     database families, as one thing `generate_latest` can collect."""
 
     def __init__(self):

@@ -60,10 +60,37 @@ def test_debug_is_off_everywhere(compose):
         assert debug not in TRUE, f"{name} runs with DEBUG={debug}"
 
 
-def test_web_migrates_and_collects_static_before_serving(compose):
+def web_command(compose) -> str:
     command = compose["services"]["web"]["command"]
-    text = command if isinstance(command, str) else " ".join(command)
-    assert text.index("migrate") < text.index("collectstatic") < text.index("gunicorn hitl.wsgi")
+    return command if isinstance(command, str) else " ".join(command)
+
+
+def granian_argv(text: str) -> list[str]:
+    """The web server's arguments in a shell command line (compose's `$$` is a `$` for the shell)."""
+    return text.replace("$$", "$").split("exec granian", 1)[1].split()
+
+
+def test_web_migrates_and_collects_static_before_serving(compose):
+    text = web_command(compose)
+    assert text.index("migrate") < text.index("collectstatic") < text.index("exec granian --interface wsgi")
+
+
+def test_the_web_server_serves_the_wsgi_app_with_the_configured_processes_and_threads(compose):
+    argv = granian_argv(web_command(compose))
+    options = dict(zip(argv[::2], argv[1::2], strict=False))
+    assert argv[-1] == "hitl.wsgi:application"
+    assert options["--interface"] == "wsgi"
+    assert (options["--host"], options["--port"]) == ("0.0.0.0", "8000")
+    assert options["--workers"] == "${WEB_CONCURRENCY:-2}"
+    assert options["--blocking-threads"] == "${WEB_THREADS:-4}"
+    assert "--access-log" in argv
+
+
+def test_the_image_runs_the_web_server_as_compose_does(compose):
+    """`docker run` of the bare image serves the app exactly as the compose file's web service."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = dockerfile[dockerfile.rindex("\nCMD "):].replace("\\\n", "")
+    assert granian_argv(cmd.rstrip().rstrip(']"')) == granian_argv(web_command(compose))
 
 
 def test_every_service_has_a_healthcheck(compose):
@@ -98,3 +125,12 @@ def test_postgres_is_sized_for_a_million_items_and_the_benchmarks_use_the_same(c
     assert settings == {"shared_buffers": "1GB", "max_wal_size": "4GB"}
     assert [f"{flag} {value}" for flag, value in zip(command[1::2], command[2::2], strict=True)] == \
         [f"-c {name}={value}" for name, value in settings.items()]
+
+
+def test_the_benchmarks_run_the_web_server_as_compose_does():
+    """The benchmarks' web tier is the production command, on loopback, with their own counts and no access log."""
+    from bench.stack import production_web_argv
+
+    assert production_web_argv(8123, workers=3, threads=5) == [
+        "--interface", "wsgi", "--host", "127.0.0.1", "--port", "8123", "--workers", "3", "--blocking-threads", "5",
+        "--no-ws", "hitl.wsgi:application"]

@@ -1,4 +1,4 @@
-"""The web worker's application module (`hitl.wsgi`, what gunicorn loads)."""
+"""The web worker's application module (`hitl.wsgi`, what the web server (granian) loads)."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""PostgreSQL restarted under a running web server (gunicorn, as in production): while it is down every
+"""PostgreSQL restarted under a running web server (granian, as in production): while it is down every
 request answers 503 with Retry-After, quickly, instead of a 500 traceback; once it is back the very next
 request succeeds, on a new connection in place of the one the restart cut (CONN_HEALTH_CHECKS).
 """
@@ -27,15 +27,16 @@ FAST = 3.0
 
 
 class Web:
-    """gunicorn with one sync worker: every request goes through the same kept database connection."""
+    """granian with one process and one thread running the app: every request goes through the same kept database
+    connection."""
 
     def __init__(self, env: dict, log):
         self.port = _free_port()
         self.log = log
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "hitl.wsgi", "-w", "1", "-b", f"127.0.0.1:{self.port}",
-                 "--timeout", "30", "--no-control-socket"],
+                [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port",
+                 str(self.port), "--workers", "1", "--blocking-threads", "1", "--no-ws", "hitl.wsgi:application"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while True:
@@ -45,17 +46,17 @@ class Web:
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError("gunicorn did not start:\n" + log.read_text()[-3000:]) from None
+                    raise RuntimeError("granian did not start:\n" + log.read_text()[-3000:]) from None
                 time.sleep(0.1)
 
-    def get(self, path: str, **headers) -> tuple[int, dict, bytes, float]:
-        """Status, headers, body and seconds taken."""
+    def get(self, path: str, **headers) -> tuple[int, http.client.HTTPMessage, bytes, float]:
+        """Status, headers (names in any case: granian sends them in lower case), body and seconds taken."""
         started = time.monotonic()
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
         try:
             conn.request("GET", path, headers={"Host": "127.0.0.1", **headers})
             resp = conn.getresponse()
-            return resp.status, dict(resp.getheaders()), resp.read(), time.monotonic() - started
+            return resp.status, resp.headers, resp.read(), time.monotonic() - started
         finally:
             conn.close()
 
@@ -70,7 +71,7 @@ class Web:
 
 @pytest.fixture
 def web(django_db_blocker, tmp_path):
-    w = Web(_celery_env(django_db_blocker), tmp_path / "gunicorn.log")
+    w = Web(_celery_env(django_db_blocker), tmp_path / "web.log")
     yield w
     w.stop()
 

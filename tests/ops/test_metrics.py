@@ -219,7 +219,7 @@ def test_openmetrics_when_asked_for(admin, world):
 
 
 def test_multiprocess_mode_adds_up_every_web_process(admin, world, tmp_path, monkeypatch):
-    # Two "gunicorn workers" that each counted requests into the shared directory.
+    # Two web server processes that each counted requests into the shared directory.
     for n in (2, 3):
         subprocess.run([sys.executable, "-c", f"from prometheus_client import Counter; "
                         f"Counter('hitl_test_requests', 'test', ['view']).labels('x').inc({n})"],
