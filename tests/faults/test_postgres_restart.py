@@ -4,11 +4,7 @@ request succeeds, on a new connection in place of the one the restart cut (CONN_
 """
 from __future__ import annotations
 
-import http.client
 import json
-import subprocess
-import sys
-import time
 
 import pytest
 from django.conf import settings
@@ -16,9 +12,9 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from tests import servers
-from tests.conftest import ROOT, _celery_env, make_items
+from tests.conftest import _celery_env, make_items
 from tests.faults import reconnect, session_server
-from tests.servers import _free_port
+from tests.web_server import WebServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,52 +22,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 FAST = 3.0
 
 
-class Web:
-    """granian with one process and one thread running the app: every request goes through the same kept database
-    connection."""
-
-    def __init__(self, env: dict, log):
-        self.port = _free_port()
-        self.log = log
-        with open(log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port",
-                 str(self.port), "--workers", "1", "--blocking-threads", "1", "--no-ws", "hitl.wsgi:application"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.get("/login/")
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("granian did not start:\n" + log.read_text()[-3000:]) from None
-                time.sleep(0.1)
-
-    def get(self, path: str, **headers) -> tuple[int, http.client.HTTPMessage, bytes, float]:
-        """Status, headers (names in any case: granian sends them in lower case), body and seconds taken."""
-        started = time.monotonic()
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
-        try:
-            conn.request("GET", path, headers={"Host": "127.0.0.1", **headers})
-            resp = conn.getresponse()
-            return resp.status, resp.headers, resp.read(), time.monotonic() - started
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 @pytest.fixture
 def web(django_db_blocker, tmp_path):
-    w = Web(_celery_env(django_db_blocker), tmp_path / "web.log")
+    w = WebServer(_celery_env(django_db_blocker), tmp_path / "web.log")
     yield w
     w.stop()
 
