@@ -1,4 +1,4 @@
-"""The production web server (granian serving `hitl.wsgi:application`, as docker-compose.yml runs it) in a
+"""The production web server (granian with docker-compose.yml's options, `bench.stack.production_web_argv`) in a
 subprocess on the test database, and a plain HTTP client for it."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.stack import production_web_argv
 from tests.servers import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,12 +20,9 @@ class WebServer:
     def __init__(self, env: dict, log: Path, *, workers: int = 1, threads: int = 1):
         self.port = _free_port()
         self.log = log
+        argv = [sys.executable, "-m", "granian", *production_web_argv(self.port, workers, threads)]
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port",
-                 str(self.port), "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws",
-                 "hitl.wsgi:application"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while True:
             try:
