@@ -128,11 +128,15 @@ LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code when lock_timeout ends a
 
 
 @receiver(connection_created)
-def _progress_connection_waits_briefly(sender, connection, **kwargs) -> None:
-    """The progress connection's lock_timeout, set once when it opens (not a round trip per report)."""
+def _progress_connection_settings(sender, connection, **kwargs) -> None:
+    """The progress connection's settings, set once when it opens (not a round trip per report): its lock_timeout,
+    and commits that do not wait for the WAL to reach the disk. Progress is a hint the next report repeats, and
+    the flush its commit waited for was the job's own WAL written so far (a large import's batches: 13 ms a
+    report, 8% of the import), which the job's commit flushes anyway."""
     if connection.alias == _progress_alias():
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = %s", [PROGRESS_LOCK_TIMEOUT])
+            cursor.execute("SET synchronous_commit = off")
 
 
 def report_progress(job: Job, progress: int, total: int | None = None) -> None:

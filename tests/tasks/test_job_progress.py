@@ -49,3 +49,21 @@ def test_without_a_second_connection_progress_goes_through_a_side_file(monkeypat
     with transaction.atomic():
         jobs.complete(job, {"scored": 50})
     assert not jobs._progress_file(job.pk).exists()
+
+
+def _synchronous_commit(alias: str) -> tuple[str, str]:
+    with connections[alias].cursor() as cur:
+        cur.execute("SELECT setting, source FROM pg_settings WHERE name = 'synchronous_commit'")
+        return cur.fetchone()
+
+
+def test_a_progress_report_does_not_wait_for_the_disk_while_the_work_stays_durable(admin, project):
+    """Its commit would wait for the WAL the job's own transaction wrote so far (13 ms a report during a large
+    import); progress is a hint the next report repeats. The work's connection keeps the server's setting."""
+    connections["jobs"].close()  # set when the connection opens
+    job = Job.objects.create(kind="import", project=project, state=JobState.RUNNING, created_by=admin)
+    jobs.report_progress(job, 1, total=2)
+
+    assert _synchronous_commit("jobs") == ("off", "session")
+    assert _synchronous_commit("default")[1] != "session"
+    assert Job.objects.get(pk=job.pk).progress == 1
