@@ -387,6 +387,9 @@ class _StreamedBatch:
     A batch ends after `len(ids)` records, at the end of the input, or before a record
     whose annotators have not been looked up yet (the lookup needs the connection COPY holds).
     A `narrow` batch (of plain records, `_NARROW_COLUMNS`) also ends before the first record that is not plain.
+    Only the records with more than their data (annotations, a prediction, ...) are kept for the work after the
+    COPY (`written`); of every record, what names it in an error (`origins`). Their data is then freed while
+    PostgreSQL inserts, not all at once after the batch while it waits (5.5 ms a batch of 20,000).
     """
 
     def __init__(self, first: Record, records: Iterator[Record], ids: list[int], project: Project, now: datetime,
@@ -396,6 +399,7 @@ class _StreamedBatch:
         self.narrow = narrow
         self.columns = _NARROW_COLUMNS if narrow else _ITEM_COLUMNS
         self.written: list[tuple[Record, dict]] = []
+        self.origins: list[tuple[int, str | None, str]] = []  # each line's record: number, external id, unit
         self.held: Record | None = None  # starts the next batch, once its users are known
         self.finished = False
         self.stopped = False
@@ -415,7 +419,7 @@ class _StreamedBatch:
     def _read(self, size: int) -> str:
         lines, length = [], 0
         while not self.stopped and (size < 0 or length < size):
-            if len(self.written) == len(self.ids):
+            if len(self.origins) == len(self.ids):
                 self.stopped = True
                 break
             if self.first is not None:
@@ -430,11 +434,11 @@ class _StreamedBatch:
                     (record.annotations or record.final is not None) and self.users.unknown(record)):
                 self.held, self.stopped = record, True
                 break
-            pk = self.ids[len(self.written)]
+            pk = self.ids[len(self.origins)]
+            self.origins.append((record.number, record.external_id, record.unit))
             if plain:
                 external_id = "\\N" if record.external_id is None else _text_cell(record.external_id)
                 line = f"{pk}{self.plain_head}{external_id}\t{_json_cell(record.data)}\t{self.plain_tail}"
-                self.written.append((record, {"id": pk}))
             else:
                 row = _row(self.project, record, self.now, self.users)
                 row["id"] = pk
@@ -615,15 +619,16 @@ def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, use
         except Exception as exc:  # psycopg2's own error: copy_expert bypasses Django's wrapping
             if batch.error is not None:
                 raise batch.error from None
-            repeated = _repeated_record(exc, batch.written)
+            repeated = _repeated_line(exc, batch.origins)
             if repeated is not None:
-                raise RecordError(repeated.number, "external_id", f"{repeated.external_id!r} appears twice in "
-                                                                  f"this import", unit=repeated.unit) from None
+                number, external_id, unit = repeated
+                raise RecordError(number, "external_id", f"{external_id!r} appears twice in this import",
+                                  unit=unit) from None
             raise
-        new_ids.add(batch.ids[:len(batch.written)])
+        new_ids.add(batch.ids[:len(batch.origins)])
         record_accepted(project, batch.written)
         annotations = _insert_annotations(project, batch.written, now, users, unchecked)
-        yield len(batch.written), annotations, 0, 0
+        yield len(batch.origins), annotations, 0, 0
         if batch.held is not None:
             users.resolve([batch.held])
             first = batch.held
@@ -633,15 +638,16 @@ def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, use
             first = next(records, None)
 
 
-def _repeated_record(exc: Exception, written: list[tuple[Record, dict]]) -> Record | None:
-    """The record a unique violation in COPY stopped at ("COPY tasks_item, line N")."""
+def _repeated_line(exc: Exception, origins: list[tuple[int, str | None, str]]) -> tuple[int, str | None, str] | None:
+    """The record (its number, external id and unit) a unique violation in COPY stopped at ("COPY tasks_item,
+    line N")."""
     diag = getattr(exc, "diag", None)
     if getattr(exc, "pgcode", None) != "23505" or diag is None or not diag.context:
         return None
     match = re.search(r"COPY tasks_item, line (\d+)", diag.context)
-    if match is None or int(match.group(1)) > len(written):
+    if match is None or int(match.group(1)) > len(origins):
         return None
-    return written[int(match.group(1)) - 1][0]
+    return origins[int(match.group(1)) - 1]
 
 
 def _checked_batches(project, records: Iterator[Record], on_duplicate, now, users: _Users, seen, new_ids: _IdRange,
