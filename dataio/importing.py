@@ -37,6 +37,7 @@ from audit import trail
 from common import row_checks
 from common.db_functions import TransactionStart
 from common.parsers import BodyTooLarge
+from dataio import item_ids
 from dataio.apps import IMPORT
 from dataio.prediction_routing import Router, record_accepted, route_existing
 from dataio.readers import ImageStore, ReadOptions, format_of, read
@@ -288,22 +289,11 @@ def _transaction_time() -> datetime:
         return cur.fetchone()[0]
 
 
-def _reserve_ids(n: int) -> list[int]:
-    """PostgreSQL: `n` item ids from the table's sequence, so rows can carry their id into COPY."""
-    # The sequence is looked up once (OFFSET 0 keeps the planner from inlining the lookup), not per id:
-    # pg_get_serial_sequence searches the catalogs, and called per id it took 4 µs of every imported item.
-    with connection.cursor() as cur:
-        cur.execute("SELECT array_agg(nextval(s.seq)) FROM "
-                    "(SELECT pg_get_serial_sequence('tasks_item', 'id')::regclass AS seq OFFSET 0) s, "
-                    "generate_series(1, %s)", [n])
-        return cur.fetchone()[0]
-
-
 def _insert(project: Project, records: list[Record], rows: list[dict], now: datetime, users: _Users,
             unchecked: bool) -> int:
     """Insert new items and their annotations; return the number of annotations."""
     if connection.vendor == "postgresql":
-        for row, pk in zip(rows, _reserve_ids(len(rows))):
+        for row, pk in zip(rows, item_ids.reserve(len(rows))):
             row["id"] = pk
         _copy_items(rows, unchecked)
     else:
@@ -610,32 +600,39 @@ def _streamed_batches(project, records: Iterator[Record], on_duplicate, now, use
     # What follows a plain record's data: `needed` in the narrow columns, every other column in the full ones.
     tails = {True: f"{plain['needed']}\n", False: _copy_line(plain, _ITEM_COLUMNS[4:])}
     first = next(records, None)
-    while first is not None:
-        batch_narrow = narrow and _plain(first)
-        batch = _StreamedBatch(first, records, _reserve_ids(STREAM_BATCH), project, now, users, batch_narrow,
-                               tails[batch_narrow])
-        try:
-            _copy_items(batch, unchecked, batch.columns)
-        except Exception as exc:  # psycopg2's own error: copy_expert bypasses Django's wrapping
-            if batch.error is not None:
-                raise batch.error from None
-            repeated = _repeated_line(exc, batch.origins)
-            if repeated is not None:
-                number, external_id, unit = repeated
-                raise RecordError(number, "external_id", f"{external_id!r} appears twice in this import",
-                                  unit=unit) from None
-            raise
-        new_ids.add(batch.ids[:len(batch.origins)])
-        record_accepted(project, batch.written)
-        annotations = _insert_annotations(project, batch.written, now, users, unchecked)
-        yield len(batch.origins), annotations, 0, 0
-        if batch.held is not None:
-            users.resolve([batch.held])
-            first = batch.held
-        elif batch.finished:
-            return
-        else:
-            first = next(records, None)
+    ahead: item_ids.Ahead | None = None  # once a batch came full: the ids of each next one drawn during its COPY
+    try:
+        while first is not None:
+            batch_narrow = narrow and _plain(first)
+            ids = item_ids.reserve(STREAM_BATCH) if ahead is None else ahead.take()
+            batch = _StreamedBatch(first, records, ids, project, now, users, batch_narrow, tails[batch_narrow])
+            try:
+                _copy_items(batch, unchecked, batch.columns)
+            except Exception as exc:  # psycopg2's own error: copy_expert bypasses Django's wrapping
+                if batch.error is not None:
+                    raise batch.error from None
+                repeated = _repeated_line(exc, batch.origins)
+                if repeated is not None:
+                    number, external_id, unit = repeated
+                    raise RecordError(number, "external_id", f"{external_id!r} appears twice in this import",
+                                      unit=unit) from None
+                raise
+            new_ids.add(batch.ids[:len(batch.origins)])
+            record_accepted(project, batch.written)
+            annotations = _insert_annotations(project, batch.written, now, users, unchecked)
+            yield len(batch.origins), annotations, 0, 0
+            if batch.held is not None:
+                users.resolve([batch.held])
+                first = batch.held
+            elif batch.finished:
+                return
+            else:
+                first = next(records, None)
+                if ahead is None and first is not None:
+                    ahead = item_ids.Ahead(STREAM_BATCH)
+    finally:
+        if ahead is not None:
+            ahead.close()
 
 
 def _repeated_line(exc: Exception, origins: list[tuple[int, str | None, str]]) -> tuple[int, str | None, str] | None:

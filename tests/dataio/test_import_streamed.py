@@ -3,6 +3,7 @@ more; tiny batches here, so that every batch end is crossed."""
 from __future__ import annotations
 
 import io
+import time
 from datetime import timedelta
 
 import orjson
@@ -10,7 +11,7 @@ import pytest
 from django.db import connection
 
 from annotations.models import Annotation
-from dataio import importing
+from dataio import importing, item_ids
 from dataio.readers import ReadOptions, read
 from dataio.records import RecordError
 from tasks.models import Item
@@ -135,3 +136,70 @@ def test_the_narrow_copy_is_used_only_where_the_defaults_give_the_plain_row(proj
     assert not importing._defaults_stand_in({**plain, "status": "queued"}, now)
     assert not importing._defaults_stand_in({**plain, "priority": 0.5}, now)
     assert not importing._defaults_stand_in(plain, now - timedelta(seconds=1))  # another time than the table's
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        return cur.fetchone()[0]
+
+
+def _closed(pids: set[int]) -> bool:
+    """Whether these backends are gone (a closed connection's backend exits shortly after)."""
+    deadline = time.monotonic() + 5
+    with connection.cursor() as cur:
+        while True:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [list(pids)])
+            if cur.fetchone()[0] == 0:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def draws(monkeypatch) -> list[int]:
+    """The backend that drew each batch of ids."""
+    drawn: list[int] = []
+    reserve = item_ids.reserve
+
+    def recorded(n: int) -> list[int]:
+        drawn.append(_backend_pid())
+        return reserve(n)
+
+    monkeypatch.setattr(item_ids, "reserve", recorded)
+    return drawn
+
+
+def test_after_a_full_batch_the_next_ones_ids_are_drawn_during_each_copy_on_a_connection_then_closed(project, draws):
+    records = [{"text": f"review {i}", "external_id": f"r{i}"} for i in range(40)]  # 6 batches of 7
+
+    result = run(project, records)
+
+    own = _backend_pid()
+    assert result.imported == 40
+    assert draws[0] == own  # the first batch's: nothing to overlap with yet
+    [other] = set(draws[1:])
+    assert other != own and len(draws) == 7  # the other five batches', and one drawn ahead for nothing
+    external_ids = list(Item.objects.filter(project=project).order_by("id").values_list("external_id", flat=True))
+    assert external_ids == [f"r{i}" for i in range(40)]  # every id unique, in the records' order
+    assert _closed({other}), "the connection that drew the ids was left open"
+
+
+def test_an_import_of_one_batch_draws_its_ids_itself(project, draws):
+    result = run(project, [{"text": f"review {i}"} for i in range(7)])
+
+    assert result.imported == 7
+    assert draws == [_backend_pid()]
+
+
+def test_an_import_that_fails_after_drawing_ahead_leaves_no_connection_behind(project, draws):
+    records: list = [{"text": f"review {i}"} for i in range(30)]
+    records[24] = {"data": "not an object"}
+
+    with pytest.raises(RecordError):
+        run(project, records)
+
+    others = set(draws) - {_backend_pid()}
+    assert len(others) == 1
+    assert _closed(others)
