@@ -378,8 +378,8 @@ class _StreamedBatch:
     whose annotators have not been looked up yet (the lookup needs the connection COPY holds).
     A `narrow` batch (of plain records, `_NARROW_COLUMNS`) also ends before the first record that is not plain.
     Only the records with more than their data (annotations, a prediction, ...) are kept for the work after the
-    COPY (`written`); of every record, what names it in an error (`origins`). Their data is then freed while
-    PostgreSQL inserts, not all at once after the batch while it waits (5.5 ms a batch of 20,000).
+    COPY (`written`); of every record, what names it in an error (`origins`). A plain record's data is then freed
+    while PostgreSQL inserts, not with the batch's after the COPY while it waits (5.5 ms a batch of 20,000).
     """
 
     def __init__(self, first: Record, records: Iterator[Record], ids: list[int], project: Project, now: datetime,
