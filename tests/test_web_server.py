@@ -3,12 +3,12 @@ read from the request's stream, keyboard-speed labeling on kept database connect
 from __future__ import annotations
 
 import json
-import uuid
 
 import orjson
 import pytest
 from rest_framework.authtoken.models import Token
 
+from bench.bench import multipart
 from tests.conftest import UNATTENDED_QUEUE, _celery_env, make_project
 from tests.web_server import WebServer
 
@@ -24,19 +24,13 @@ def web(django_db_blocker, tmp_path):
     server.stop()
 
 
-def _multipart(name: str, content: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 def test_an_upload_labeling_and_an_export_through_the_web_server(web, admin, annotator):
     project = make_project(admin, [annotator], labels=["pos", "neg"])
     admin_auth = {"Authorization": f"Token {Token.objects.create(user=admin).key}"}
     annotator_auth = {"Authorization": f"Token {Token.objects.create(user=annotator).key}"}
     records = [{"text": f"review {k} " + "word " * 200, "external_id": f"r{k}"} for k in range(300)]
-    body, content_type = _multipart("reviews.jsonl", b"".join(orjson.dumps(r) + b"\n" for r in records))
+    body, content_type = multipart("file", "reviews.jsonl", b"".join(orjson.dumps(r) + b"\n" for r in records),
+                                    "application/octet-stream")
     assert len(body) > 256 * 1024  # more than one read of the request's stream
 
     status, _, answer, _ = web.request("POST", f"/api/projects/{project.pk}/import/", body,

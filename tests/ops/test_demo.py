@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.bench import multipart
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -104,11 +106,8 @@ def test_demo_prints_users_of_every_role_and_serves_real_data_with_a_real_worker
 
     # A large upload becomes a job that the embedded worker (no broker server) runs.
     records = "".join(json.dumps({"text": f"new review {i}"}) + "\n" for i in range(500)).encode()
-    boundary = "hitlboundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"more.jsonl\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + records + f"\r\n--{boundary}--\r\n".encode()
-    status, started = _call(base, f"/api/projects/{reviews['id']}/import/", admin, body,
-                            f"multipart/form-data; boundary={boundary}")
+    body, content_type = multipart("file", "more.jsonl", records, "application/octet-stream")
+    status, started = _call(base, f"/api/projects/{reviews['id']}/import/", admin, body, content_type)
     assert status == 202, started
     deadline = time.monotonic() + 60
     while True:
