@@ -48,10 +48,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.stack import (  # noqa: E402  (the stack of processes, the HTTP client, job polling)
-    PASSWORD,
     Api,
     BenchError,
     Stack,
+    add_user,
     cpu_by_part,
     host_counters,
     log,
@@ -148,31 +148,39 @@ def latency_facts(prefix: str, samples: list[float]) -> dict:
     return {f"{prefix}_p50_ms": round(pct(samples, 50), 2), f"{prefix}_p95_ms": round(pct(samples, 95), 2)}
 
 
+def label_batch(api: Api, project_id: int, k: int) -> tuple[list[float], list[float]]:
+    """`k` (at most `EXCLUDE_MAX`) prefetch-style `next` calls, each excluding the items the batch leased so far
+    (so it leases a new one), then the submission of each: the times of both (ms), in order."""
+    next_ms: list[float] = []
+    leased: list[int] = []
+    for _ in range(k):
+        exclude = ",".join(map(str, leased))
+        path = f"/api/projects/{project_id}/next/" + (f"?exclude={exclude}" if exclude else "")
+        ms, (_, answer) = timed(lambda: api.call("GET", path))
+        item_id = answer["item"]["id"]
+        if item_id in leased:
+            raise BenchError(f"next handed out item {item_id} twice")
+        leased.append(item_id)
+        next_ms.append(ms)
+    submit_ms: list[float] = []
+    for item_id in leased:
+        value = {"value": {"label": LABELS[item_id % len(LABELS)]}, "lead_time": 1.5}
+        ms, _ = timed(lambda: api.call("POST", f"/api/items/{item_id}/annotations/", value, expect=(201,)))
+        submit_ms.append(ms)
+    return next_ms, submit_ms
+
+
 def run_labeling(api: Api, project_id: int) -> dict:
     """next (prefetch-style, distinct leases), submit of those leases, then the next+submit loop."""
+    # Rounds of up to 100 leases (the most `exclude` takes: beyond it, `next` hands back the caller's oldest open
+    # lease), then their submissions; the first WARMUP of each are not timed.
     next_ms: list[float] = []
     submit_ms: list[float] = []
-    done = 0
-    while done < WARMUP + TIMED:
-        # Rounds of up to 100 leases (the most `exclude` takes: beyond it, `next` hands back the caller's
-        # oldest open lease), then their submissions.
-        leased: list[int] = []
-        for _ in range(min(EXCLUDE_MAX, WARMUP + TIMED - done)):
-            exclude = ",".join(map(str, leased))
-            path = f"/api/projects/{project_id}/next/" + (f"?exclude={exclude}" if exclude else "")
-            ms, (status, answer) = timed(lambda: api.call("GET", path))
-            item_id = answer["item"]["id"]
-            if item_id in leased:
-                raise BenchError(f"next handed out item {item_id} twice")
-            leased.append(item_id)
-            if done + len(leased) > WARMUP:
-                next_ms.append(ms)
-        for i, item_id in enumerate(leased):
-            value = {"value": {"label": LABELS[item_id % len(LABELS)]}, "lead_time": 1.5}
-            ms, _ = timed(lambda: api.call("POST", f"/api/items/{item_id}/annotations/", value, expect=(201,)))
-            if done + i >= WARMUP:
-                submit_ms.append(ms)
-        done += len(leased)
+    while len(next_ms) < WARMUP + TIMED:
+        leases, submissions = label_batch(api, project_id, min(EXCLUDE_MAX, WARMUP + TIMED - len(next_ms)))
+        next_ms += leases
+        submit_ms += submissions
+    next_ms, submit_ms = next_ms[WARMUP:], submit_ms[WARMUP:]
 
     loop_next: list[float] = []
     loop_submit: list[float] = []
@@ -186,6 +194,16 @@ def run_labeling(api: Api, project_id: int) -> dict:
             loop_submit.append(ms_submit)
     return {**latency_facts("next", next_ms), **latency_facts("submit", submit_ms),
             **latency_facts("loop_next", loop_next), **latency_facts("loop_submit", loop_submit)}
+
+
+def start_project(stack: Stack, n: int, http_timeout: float) -> tuple[Api, Api, dict]:
+    """On a started stack: the admin's client, a classification project for `n` items and the client of one
+    annotator, its member."""
+    admin = Api(stack.port, http_timeout).login("admin")
+    _, project = admin.call("POST", "/api/projects/", {"name": f"bench {n}", "task_type": "classification",
+                                                      "labels": LABELS}, expect=(201,))
+    annotator = add_user(admin, "annotator", "annotator", [project["id"]])
+    return admin, annotator, project
 
 
 class ExportFailed(BenchError):
@@ -213,18 +231,7 @@ def bench(args: argparse.Namespace) -> dict:
                   web_threads=args.threads, keep=args.keep)
     try:
         stack.start()
-        admin = Api(stack.port, args.http_timeout)
-        _, answer = admin.call("POST", "/api/auth/token/", {"username": "admin", "password": PASSWORD})
-        admin.token = answer["token"]
-        _, project = admin.call("POST", "/api/projects/", {"name": f"bench {args.n}", "task_type": "classification",
-                                                          "labels": LABELS}, expect=(201,))
-        _, user = admin.call("POST", "/api/users/", {"username": "annotator", "password": PASSWORD,
-                                                      "role": "annotator"}, expect=(201,))
-        admin.call("POST", f"/api/projects/{project['id']}/members/", {"user": user["id"]}, expect=(201,))
-        annotator = Api(stack.port, args.http_timeout)
-        _, answer = annotator.call("POST", "/api/auth/token/", {"username": "annotator", "password": PASSWORD})
-        annotator.token = answer["token"]
-
+        admin, annotator, project = start_project(stack, args.n, args.http_timeout)
         records = synthetic_records(args.n)
         result: dict[str, Any] = {"backend": args.backend, "n": args.n, "import_mode": args.import_mode}
         result.update(run_import(admin, stack, project["id"], records, args.import_mode, args.import_timeout,
