@@ -25,9 +25,13 @@ def build_text_search(project_id: int, vacuum: bool = False) -> None:
 
 
 @shared_task(name="dataio.vacuum_imported")
-def vacuum_after_import() -> None:
-    """The tables a large import wrote, vacuumed once it committed (`dataio.importing.vacuum_imported`)."""
-    vacuum_imported()
+def vacuum_after_import(tables: list[str] | None = None) -> None:
+    """The tables a large import filled, vacuumed once it committed (`dataio.importing.vacuum_imported`); without
+    `tables` (a message queued before they were named), every table an import writes."""
+    if tables is None:
+        vacuum_imported()
+    else:
+        vacuum_imported(tables)
 
 
 @shared_task(name="dataio.text_search_sweep")

@@ -14,8 +14,11 @@ from dataio.readers import ReadOptions, read
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="VACUUM is PostgreSQL's")
 
 
-def _import(project, n: int) -> None:
-    body = b"".join(orjson.dumps({"text": f"review {i}"}) + b"\n" for i in range(n))
+def _import(project, n: int, annotated_by=None) -> None:
+    """`n` records, each with an annotation of `annotated_by` where given."""
+    annotations = [] if annotated_by is None else [{"user": annotated_by.username, "value": {"label": "pos"}}]
+    body = b"".join(orjson.dumps({"data": {"text": f"review {i}"}, "annotations": annotations}) + b"\n"
+                    for i in range(n))
     importing.import_into(project, read(io.BytesIO(body), "items.jsonl", importing.schema_of(project), ReadOptions()))
 
 
@@ -35,8 +38,39 @@ def test_a_large_import_queues_the_vacuum_of_its_tables_after_commit(project, mo
     assert not sent  # nothing before the commit
     for callback in callbacks:
         callback()
-    assert (importing.VACUUM_TASK, []) in sent
+    assert (importing.VACUUM_TASK, [["tasks_item"]]) in sent  # the items only: no annotation came with them
     assert celery_tasks.vacuum_after_import.name == importing.VACUUM_TASK  # a worker knows the job by that name
+
+
+class _Analyzes(list):
+    """The ANALYZE statements run while it is installed (`connection.execute_wrapper`)."""
+
+    def __call__(self, execute, sql, params, many, context):
+        if sql.startswith("ANALYZE"):
+            self.append(sql)
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.django_db
+def test_a_large_import_of_plain_items_refreshes_the_statistics_of_the_items_alone(project, monkeypatch, sent):
+    """The leases table the import left empty keeps its statistics: analyzed empty, the queue's prepared statements
+    would scan it whole for every candidate item as it fills."""
+    monkeypatch.setattr(importing, "ANALYZE_AFTER", 20)
+    analyzes = _Analyzes()
+    with connection.execute_wrapper(analyzes):
+        _import(project, 20)
+    assert analyzes == ["ANALYZE tasks_item"]
+
+
+@pytest.mark.django_db
+def test_a_large_annotated_import_refreshes_the_statistics_of_the_annotations_and_leases_too(
+        project, monkeypatch, sent, annotator, django_capture_on_commit_callbacks):
+    monkeypatch.setattr(importing, "ANALYZE_AFTER", 20)
+    analyzes = _Analyzes()
+    with connection.execute_wrapper(analyzes), django_capture_on_commit_callbacks(execute=True):
+        _import(project, 20, annotated_by=annotator)
+    assert analyzes == ["ANALYZE tasks_item, annotations_annotation, tasks_assignment"]
+    assert (importing.VACUUM_TASK, [["tasks_item", "annotations_annotation", "tasks_assignment"]]) in sent
 
 
 @pytest.mark.django_db
@@ -58,9 +92,16 @@ def _vacuumed_by(vacuum) -> set[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_vacuum_job_vacuums_the_tables_an_import_writes(project):
+def test_the_vacuum_job_vacuums_the_tables_it_is_given_or_every_table_an_import_writes(project):
     _import(project, 300)
-    assert {"tasks_item", "annotations_annotation", "tasks_assignment"} <= _vacuumed_by(importing.vacuum_imported)
+    every = {"tasks_item", "annotations_annotation", "tasks_assignment"}
+    assert every <= _vacuumed_by(celery_tasks.vacuum_after_import)  # a message without tables
+    assert _vacuumed_by(lambda: celery_tasks.vacuum_after_import(["tasks_item"])) == {"tasks_item"}
+
+
+def test_the_vacuum_job_takes_no_other_table():
+    with pytest.raises(ValueError, match="not a table an import writes"):
+        importing.vacuum_imported(["tasks_item; DROP TABLE tasks_item"])
 
 
 @pytest.mark.django_db
