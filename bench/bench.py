@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import signal
 import sys
 import time
 import uuid
@@ -55,6 +54,7 @@ from bench.stack import (  # noqa: E402  (the stack of processes, the HTTP clien
     cpu_by_part,
     host_counters,
     log,
+    run_command,
     wait_for_job,
     wait_for_quiet_database,
     wait_for_search_vectors,
@@ -307,20 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < WARMUP * 2 + TIMED * 2:
         parser.error(f"--n must be at least {WARMUP * 2 + TIMED * 2} (the labeling phases use that many items)")
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_term)
-    try:
-        result = bench(args)
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
-    print(json.dumps(result), flush=True)
-    return 0
+    return run_command("bench", lambda: bench(args))
 
 
 if __name__ == "__main__":

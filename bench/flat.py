@@ -20,8 +20,6 @@ p50 to the fastest's.
 from __future__ import annotations
 
 import argparse
-import json
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench import EXCLUDE_MAX, label_batch, pct, run_import, start_project, synthetic_records  # noqa: E402
-from bench.stack import Api, BenchError, Stack, cpu_by_part, log, wait_for_quiet_database  # noqa: E402
+from bench.stack import Api, Stack, cpu_by_part, log, run_command, wait_for_quiet_database  # noqa: E402
 
 WARMUP_BATCHES = 2
 
@@ -140,20 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.sizes) < (WARMUP_BATCHES + args.batches) * args.batch:
         parser.error("every size needs at least (2 + --batches) * --batch items")
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_term)
-    try:
-        result = bench(args)
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bench interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
-    print(json.dumps(result), flush=True)
-    return 0
+    return run_command("bench", lambda: bench(args))
 
 
 if __name__ == "__main__":

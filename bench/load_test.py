@@ -64,7 +64,6 @@ import os
 import pickle
 import random
 import resource
-import signal
 import sys
 import threading
 import time
@@ -77,7 +76,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench import pct, run_import, synthetic_records  # noqa: E402
-from bench.stack import PASSWORD, Api, BenchError, Stack, add_user, log  # noqa: E402
+from bench.stack import PASSWORD, Api, BenchError, Stack, add_user, log, run_command  # noqa: E402
 
 LABELS = ["pos", "neg", "neutral"]
 TICK = os.sysconf("SC_CLK_TCK")
@@ -833,20 +832,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.overlap_mode == "adaptive" and not args.quality:
         parser.error("--overlap-mode adaptive goes with --quality")
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_term)
-    try:
-        result = run(args)
-    except BenchError as exc:
-        print(f"load test failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("load test interrupted; everything it started has been stopped", file=sys.stderr)
-        return 130
-    print(json.dumps(result), flush=True)
-    return 0 if result["ok"] else 2
+    return run_command("load test", lambda: run(args), ok=lambda result: result["ok"])
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +56,27 @@ def stopping(stack: Stack, name: str):
 
 class BenchError(RuntimeError):
     """A step of the benchmark failed; the message says which and why."""
+
+
+def run_command(name: str, body: Callable[[], dict], ok: Callable[[dict], bool] = lambda result: True) -> int:
+    """The end of a benchmark's `main`: run `body` (which stops what it started however it ends), with SIGTERM
+    taken as Ctrl-C. Its result goes to stdout as one JSON line (exit 0, or 2 where `ok` says the run broke a
+    rule); a `BenchError` is one line on stderr (exit 1), an interruption exits 130."""
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        result = body()
+    except BenchError as exc:
+        print(f"{name} failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{name} interrupted; everything it started has been stopped", file=sys.stderr)
+        return 130
+    print(json.dumps(result), flush=True)
+    return 0 if ok(result) else 2
 
 
 def log(msg: str) -> None:
