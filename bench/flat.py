@@ -27,7 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench import EXCLUDE_MAX, label_batch, pct, run_import, start_project, synthetic_records  # noqa: E402
+from bench.bench import (  # noqa: E402
+    EXCLUDE_MAX,
+    label_batch,
+    latency_facts,
+    pct,
+    run_import,
+    start_project,
+    synthetic_records,
+)
 from bench.stack import Api, Stack, cpu_by_part, log, run_command, wait_for_quiet_database  # noqa: E402
 
 WARMUP_BATCHES = 2
@@ -111,8 +119,7 @@ def bench(args: argparse.Namespace) -> dict:
                      "postgres": sum(after[p] - before[p] for p in ("postgres_clients", "postgres_other"))}
             per_request = {part: round(seconds / size.requests * 1000, 3) for part, seconds in spent.items()}
             result["sizes"][size.n] = {
-                "next_p50_ms": p50(size.next_ms), "next_p95_ms": round(pct(size.next_ms, 95), 2),
-                "submit_p50_ms": p50(size.submit_ms), "submit_p95_ms": round(pct(size.submit_ms, 95), 2),
+                **latency_facts("next", size.next_ms), **latency_facts("submit", size.submit_ms),
                 "cpu_ms_per_request": per_request, "import_items_per_s": size.imported["import_items_per_s"]}
         result["blocks"] = blocks(sizes, args.block * args.batch)
         result.update(sizes[0].stack.facts)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from dataio.importing import run_import_job, vacuum_imported, vacuum_search_vectors
+from dataio.importing import WRITTEN_TABLES, run_import_job, vacuum_imported, vacuum_search_vectors
 from dataio.records import RecordError
 from tasks import jobs, text_search
 
@@ -28,10 +28,7 @@ def build_text_search(project_id: int, vacuum: bool = False) -> None:
 def vacuum_after_import(tables: list[str] | None = None) -> None:
     """The tables a large import filled, vacuumed once it committed (`dataio.importing.vacuum_imported`); without
     `tables` (a message queued before they were named), every table an import writes."""
-    if tables is None:
-        vacuum_imported()
-    else:
-        vacuum_imported(tables)
+    vacuum_imported(WRITTEN_TABLES if tables is None else tables)
 
 
 @shared_task(name="dataio.text_search_sweep")

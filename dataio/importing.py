@@ -60,6 +60,7 @@ VACUUM_TASK = "dataio.vacuum_imported"
 # The tables an import writes: the items; the annotations, with a lease row each, of annotated records.
 ITEM_TABLES = ("tasks_item",)
 ANNOTATION_TABLES = ("annotations_annotation", "tasks_assignment")
+WRITTEN_TABLES = ITEM_TABLES + ANNOTATION_TABLES
 DUPLICATE_POLICIES = ("error", "skip", "update")
 
 
@@ -525,8 +526,8 @@ def _import_all(project, records, on_duplicate, now, users, seen, result: Import
                 result.skipped += skipped
                 if job is not None:
                     jobs.report_progress(job, result.imported + result.updated + result.skipped)
-            large = connection.vendor == "postgresql" and result.imported >= ANALYZE_AFTER
             filled = filled_tables(result)
+            large = ITEM_TABLES[0] in filled
             if filled:
                 # Fresh statistics now, not when autovacuum gets round to it: queries planned for the
                 # tables as they were (nearly empty) would scan them whole, per chunk of an export.
@@ -590,13 +591,13 @@ def filled_tables(result: ImportResult) -> tuple[str, ...]:
             + (ANNOTATION_TABLES if result.annotations >= ANALYZE_AFTER else ()))
 
 
-def vacuum_imported(tables: Iterable[str] = ITEM_TABLES + ANNOTATION_TABLES) -> None:
+def vacuum_imported(tables: Iterable[str] = WRITTEN_TABLES) -> None:
     """VACUUM the tables an import filled (`filled_tables`): rows freshly copied in carry no hint bits and are
     not in the visibility map, so the first query to read each of them paid for checking its transaction and
     dirtied its page; at 100,000 annotated items that was a quarter of the first export's time. PostgreSQL only,
     outside a transaction (a Celery job); idempotent."""
     tables = list(tables)
-    unknown = set(tables) - set(ITEM_TABLES + ANNOTATION_TABLES)
+    unknown = set(tables) - set(WRITTEN_TABLES)
     if unknown:  # the names come over the broker and go into the statement
         raise ValueError(f"not a table an import writes: {sorted(unknown)}")
     if tables:
